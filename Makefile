@@ -1,0 +1,38 @@
+# The two commands of the README:
+#   make figures   set up .venv, then regenerate every figure (figures/) and table (data/)
+#   make test      set up .venv, then run the test suite
+# Both only need Python >= 3.11 (and make); both are safe to run again.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+KERNEL := aimclib
+# Notebooks run by `make figures`: every numbered study notebook but the interactive explorer.
+NOTEBOOKS := $(filter-out notebooks/05_explorer.ipynb,$(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb)))
+# QUICK=1 runs the notebooks with the small grids of notebooks/params/quick/ (CI, smoke tests).
+PARAMS := $(if $(QUICK),quick,full)
+
+.PHONY: help setup figures test clean-output
+
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (aimclib)" > /dev/null
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv with aimclib and its dependencies, register the notebook kernel
+
+figures: $(STAMP)  ## regenerate every figure and data table (QUICK=1 for small grids)
+	$(BIN)/python -m aimclib.pipeline --params $(PARAMS) $(NOTEBOOKS)
+
+test: $(STAMP)  ## run the test suite
+	$(BIN)/python -m pytest
+
+clean-output:  ## remove executed notebook copies
+	rm -rf notebooks/output

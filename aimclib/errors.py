@@ -1,0 +1,35 @@
+"""Exception types raised by aimclib.
+
+Every error the library raises on bad input derives from :class:`AimcError`, so the command
+line (and users) can catch one type and print its message instead of a traceback. Each also
+derives from the matching built-in (``ValueError`` or ``TypeError``) so generic handlers work.
+"""
+
+from __future__ import annotations
+
+
+class AimcError(Exception):
+    """Base class of every error aimclib raises on bad input."""
+
+
+class ShapeError(AimcError, ValueError):
+    """A layer received a tensor whose shape it cannot accept."""
+
+
+class NetworkError(AimcError, ValueError):
+    """A network is malformed: duplicate or unknown layer names, cycles, bad references."""
+
+
+class LayerSpecError(AimcError, ValueError):
+    """A layer's own parameters are invalid (negative kernel, unknown kind, ...)."""
+
+
+class ModelFormatError(AimcError, ValueError):
+    """A model file (ONNX or CSV) cannot be read into a network."""
+
+
+class UnknownNameError(AimcError, KeyError):
+    """A name (network, preset, ...) is not known; the message lists the known ones."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message, adding quotes
+        return str(self.args[0]) if self.args else ""
