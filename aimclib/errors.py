@@ -24,6 +24,14 @@ class LayerSpecError(AimcError, ValueError):
     """A layer's own parameters are invalid (negative kernel, unknown kind, ...)."""
 
 
+class DTypeError(AimcError, TypeError):
+    """An array has the wrong element type (e.g. floats where the AIMC tile needs int8)."""
+
+
+class ParameterError(AimcError, ValueError):
+    """A numeric parameter (tile size, noise level, seed, scale, ...) is out of its range."""
+
+
 class ModelFormatError(AimcError, ValueError):
     """A model file (ONNX or CSV) cannot be read into a network."""
 

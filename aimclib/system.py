@@ -1,0 +1,387 @@
+"""The system description: CPU, AIMC tile, tile interfaces and where the tiles sit.
+
+Every parameter is a field of a frozen dataclass whose metadata gives its unit and meaning;
+its value comes from a preset file (``aimclib/presets/*.toml``) that gives, per parameter,
+the value, its status (stated / derived / assumed) and the source. ``load_system`` reads a
+preset by name or path, applies overrides and validates everything; a missing, negative or
+non-physical value is rejected with a message naming the field.
+
+Preset file format (TOML)::
+
+    name = "alpine-tight"
+    description = "..."
+    base = "other-preset"          # optional: start from another preset, override below
+    [cpu]
+    clock_hz = { value = 2.0e9, status = "derived", source = "ALPINE manual: ..." }
+    ...
+
+Sections: ``cpu``, ``tile``, ``host`` (the cores' per-MVM work), ``tight``, ``loose``
+(the two interfaces) and ``system`` (coupling, tile count, placement rule).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import AimcError, UnknownNameError
+
+
+class PresetError(AimcError, ValueError):
+    """A preset (file or overrides) is missing a value or holds a non-physical one."""
+
+
+def _p(unit: str, doc: str, minimum: float = 0.0, exclusive: bool = False,
+       maximum: float | None = None, integer: bool = False):
+    """A parameter field: no default (presets must give every value), with unit and bounds."""
+    return field(metadata={"unit": unit, "doc": doc, "min": minimum, "exclusive": exclusive,
+                           "max": maximum, "integer": integer})
+
+
+@dataclass(frozen=True)
+class CpuConfig:
+    """The digital side: identical in-order cores with SIMD, caches and DRAM."""
+
+    cores: int = _p("count", "cores in the system", 1, integer=True)
+    clock_hz: float = _p("Hz", "core clock frequency", 0, exclusive=True)
+    simd_bits: int = _p("bit", "SIMD register width", 1, integer=True)
+    simd_issue_per_cycle: float = _p(
+        "instr/cycle", "SIMD multiply-accumulate instructions issued per cycle", 0, True)
+    mac_lane_bits: int = _p(
+        "bit", "accumulator lane width of an int8 SIMD MAC (16: SMLAL-style widening MAC)",
+        1, integer=True)
+    gemm_efficiency: float = _p(
+        "1", "fraction of peak MAC rate a GEMM inner loop sustains (loads, address math)",
+        0, True, 1.0)
+    gemm_k_half: float = _p(
+        "MAC", "fan-in K at which per-output loop overhead equals the MAC time: "
+        "efficiency scales by K / (K + k_half)")
+    depthwise_efficiency: float = _p(
+        "1", "fraction of peak a depthwise conv sustains (vectorised over channels)", 0, True, 1.0)
+    eltwise_ops_per_cycle: float = _p(
+        "op/cycle", "element-wise scalar operations per cycle (SIMD lanes x issue x efficiency)",
+        0, True)
+    gather_bytes_per_cycle: float = _p(
+        "B/cycle", "im2col / input-gather copy rate of one core", 0, True)
+    l1d_bytes: int = _p("B", "L1 data cache per core", 1, integer=True)
+    l2_bytes: int = _p("B", "shared L2 cache", 1, integer=True)
+    l2_bytes_per_cycle: float = _p("B/cycle", "L2 bandwidth available to one core", 0, True)
+    dram_bandwidth_bps: float = _p(
+        "B/s", "DRAM bandwidth, shared by all active cores", 0, True)
+    active_power_w: float = _p("W", "power of one busy core (dynamic + leakage)", 0, True)
+    idle_power_w: float = _p("W", "power of one idle (clock-gated, WFI) core")
+    dram_energy_j_per_access: float = _p("J", "energy of one DRAM access")
+    dram_access_bytes: int = _p("B", "bytes moved by one DRAM access (one burst)", 1,
+                                integer=True)
+
+    @property
+    def macs_per_cycle(self) -> float:
+        """Peak int8 MACs per cycle of one core: lanes x SIMD issue."""
+        return self.simd_bits / self.mac_lane_bits * self.simd_issue_per_cycle
+
+    @property
+    def lanes(self) -> int:
+        """int8 MACs in one SIMD instruction."""
+        return self.simd_bits // self.mac_lane_bits
+
+    @property
+    def dram_energy_j_per_byte(self) -> float:
+        return self.dram_energy_j_per_access / self.dram_access_bytes
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """One AIMC crossbar tile."""
+
+    rows: int = _p("count", "crossbar rows (inputs per MVM)", 1, integer=True)
+    cols: int = _p("count", "crossbar columns (outputs per MVM)", 1, integer=True)
+    mvm_latency_s: float = _p("s", "latency of one MVM, independent of rows/cols used", 0, True)
+    mvm_energy_fixed_j: float = _p("J", "energy per MVM independent of its size (control)")
+    mvm_energy_per_row_j: float = _p("J", "energy per MVM per used row (DAC, array drive)")
+    mvm_energy_per_col_j: float = _p("J", "energy per MVM per used column (ADC)")
+    static_power_w: float = _p("W", "static power of one tile, always on during inference")
+    input_bits: int = _p("bit", "DAC input resolution", 1, integer=True)
+    weight_bits: int = _p("bit", "weight resolution", 1, integer=True)
+    output_bits: int = _p("bit", "ADC output resolution", 1, integer=True)
+
+    def mvm_energy_j(self, rows_used, cols_used):
+        """Energy of one MVM using ``rows_used`` rows and ``cols_used`` columns (J)."""
+        return (self.mvm_energy_fixed_j + self.mvm_energy_per_row_j * rows_used
+                + self.mvm_energy_per_col_j * cols_used)
+
+
+@dataclass(frozen=True)
+class HostWorkConfig:
+    """Work a core does around every MVM, whatever the interface (scalar ops per element)."""
+
+    quantize_ops_per_input: float = _p(
+        "op/element", "ops to scale and round one input element to the DAC's int8")
+    dequant_ops_per_output: float = _p(
+        "op/element", "ops to rescale one int output to the activation format (also the "
+        "digital GEMM's requantisation)")
+    psum_ops_per_output: float = _p(
+        "op/element", "ops to add one row block's partial output into the accumulator")
+
+
+@dataclass(frozen=True)
+class TightConfig:
+    """Tightly-coupled interface: tiles inside a core's pipeline (ALPINE's ISA extension)."""
+
+    transfer_bytes: int = _p("B", "int8 values moved by one cmqueue / cmdequeue", 1,
+                             integer=True)
+    queue_cycles: float = _p("cycle", "latency of one cmqueue")
+    dequeue_cycles: float = _p("cycle", "latency of one cmdequeue")
+    process_cycles: float = _p("cycle", "latency of cmprocess (the MVM); the core stalls")
+
+
+@dataclass(frozen=True)
+class LooseConfig:
+    """Loosely-coupled interface: tiles on the shared I/O bus, fed by DMA."""
+
+    dma_register_writes: int = _p("count", "device-register writes to start one DMA job",
+                                  integer=True)
+    dma_register_latency_s: float = _p("s", "latency of one device-register access")
+    dma_driver_cycles: float = _p("cycle", "core cycles of driver code per DMA job")
+    completion_cycles: float = _p(
+        "cycle", "core cycles to take the completion interrupt and run its handler")
+    vectors_per_job: int = _p(
+        "count", "input vectors (output pixels) moved and processed per DMA job", 1,
+        integer=True)
+    link_bandwidth_bps: float = _p("B/s", "one tile's I/O bandwidth", 0, True)
+    bus_bandwidth_bps: float = _p(
+        "B/s", "shared bus bandwidth; concurrent transfers divide it", 0, True)
+    bus_energy_j_per_byte: float = _p("J/B", "energy to move one byte over the shared bus")
+
+
+COUPLINGS = ("tight", "loose")
+TILE_PLACEMENTS = ("even", "first")
+"""How tight coupling spreads T tiles over the cores: ``even`` gives each core ``T // p``
+tiles and the first ``T % p`` cores one more; ``first`` fills core 0's share first
+(``ceil(T / p)`` per core) and leaves later cores without tiles when T is small."""
+
+
+@dataclass(frozen=True)
+class PlacementConfig:
+    """How many tiles there are and where they sit."""
+
+    coupling: str = field(metadata={"unit": "-", "doc": "tight (private to a core) or loose "
+                                    "(one shared pool)", "choices": COUPLINGS})
+    tiles: int = _p("count", "AIMC tiles in the system", 0, integer=True)
+    tile_placement: str = field(metadata={"unit": "-", "doc": "tight coupling: how tiles are "
+                                          "divided among cores", "choices": TILE_PLACEMENTS})
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    """A whole system: cores, tiles, both interface models and the tile placement."""
+
+    name: str
+    cpu: CpuConfig
+    tile: TileConfig
+    host: HostWorkConfig
+    tight: TightConfig
+    loose: LooseConfig
+    system: PlacementConfig
+    sources: dict = field(default_factory=dict, compare=False, repr=False)
+    """Per ``section.field``: ``(status, source)`` from the preset file."""
+
+    @property
+    def coupling(self) -> str:
+        return self.system.coupling
+
+    @property
+    def cores(self) -> int:
+        return self.cpu.cores
+
+    @property
+    def tiles(self) -> int:
+        return self.system.tiles
+
+    def tiles_per_core(self) -> list[int]:
+        """Tight coupling: tiles owned by each core under the placement rule."""
+        t, p = self.tiles, self.cores
+        if self.system.tile_placement == "even":
+            return [t // p + (1 if i < t % p else 0) for i in range(p)]
+        share = math.ceil(t / p) if t else 0
+        return [max(0, min(share, t - i * share)) for i in range(p)]
+
+    def replace(self, **overrides: Any) -> SystemConfig:
+        """A copy with ``section.field=value`` (or ``cores=``, ``tiles=``, ``coupling=``)
+        overrides applied and validated."""
+        return _apply_overrides(self, overrides)
+
+    def to_dict(self) -> dict:
+        """Every parameter as ``{section: {field: value}}`` (what provenance records)."""
+        return {s: dataclasses.asdict(getattr(self, s)) for s in SECTIONS}
+
+
+SECTIONS: dict[str, type] = {"cpu": CpuConfig, "tile": TileConfig, "host": HostWorkConfig,
+                             "tight": TightConfig, "loose": LooseConfig,
+                             "system": PlacementConfig}
+"""Preset sections and the dataclass each one fills."""
+
+_SHORTCUTS = {"cores": "cpu.cores", "tiles": "system.tiles", "coupling": "system.coupling",
+              "tile_placement": "system.tile_placement"}
+
+
+def _check_value(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
+    """Validate one parameter; returns it converted to the field's type."""
+    where = f"{origin}: {section}.{f.name}"
+    meta = f.metadata
+    if "choices" in meta:
+        if value not in meta["choices"]:
+            raise PresetError(f"{where} must be one of {', '.join(meta['choices'])}; "
+                              f"got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PresetError(f"{where} must be a number in {meta['unit']}, got {value!r}")
+    if not math.isfinite(value):
+        raise PresetError(f"{where} must be finite, got {value!r}")
+    if meta["integer"]:
+        if float(value) != int(value):
+            raise PresetError(f"{where} must be a whole number, got {value!r}")
+        value = int(value)
+    else:
+        value = float(value)
+    lo, hi = meta["min"], meta["max"]
+    if value < lo or (meta["exclusive"] and value == lo):
+        rel = ">" if meta["exclusive"] else ">="
+        raise PresetError(f"{where} = {value!r} {meta['unit']} is not physical: it must be "
+                          f"{rel} {lo:g}")
+    if hi is not None and value > hi:
+        raise PresetError(f"{where} = {value!r} must be <= {hi:g}")
+    return value
+
+
+def _raw_values(doc: dict, origin: str) -> tuple[dict, dict]:
+    """Split a parsed preset into ``{section: {field: value}}`` and ``{key: (status, source)}``."""
+    values: dict[str, dict] = {}
+    sources: dict[str, tuple[str, str]] = {}
+    for section, cls in SECTIONS.items():
+        table = doc.get(section, {})
+        if not isinstance(table, dict):
+            raise PresetError(f"{origin}: [{section}] must be a table")
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key, entry in table.items():
+            if key not in known:
+                raise PresetError(f"{origin}: unknown parameter {section}.{key}; "
+                                  f"known: {', '.join(sorted(known))}")
+            if isinstance(entry, dict):
+                if "value" not in entry:
+                    raise PresetError(f"{origin}: {section}.{key} has no 'value'")
+                values.setdefault(section, {})[key] = entry["value"]
+                sources[f"{section}.{key}"] = (str(entry.get("status", "")),
+                                               str(entry.get("source", "")))
+            else:
+                values.setdefault(section, {})[key] = entry
+                sources[f"{section}.{key}"] = ("user", origin)
+    unknown = set(doc) - set(SECTIONS) - {"name", "description", "base"}
+    if unknown:
+        raise PresetError(f"{origin}: unknown section(s) {sorted(unknown)}; "
+                          f"known: {', '.join(SECTIONS)}")
+    return values, sources
+
+
+def _build(name: str, values: dict, sources: dict, origin: str) -> SystemConfig:
+    parts = {}
+    for section, cls in SECTIONS.items():
+        given = values.get(section, {})
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in given:
+                raise PresetError(f"{origin}: missing parameter {section}.{f.name} "
+                                  f"({f.metadata['unit']}: {f.metadata['doc']})")
+            kwargs[f.name] = _check_value(section, f, given[f.name], origin)
+        parts[section] = cls(**kwargs)
+    return SystemConfig(name=name, sources=dict(sources), **parts)
+
+
+def _preset_dir():
+    return resources.files("aimclib") / "presets"
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped with aimclib."""
+    return sorted(p.name[:-5] for p in _preset_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def _read_preset(name_or_path: str | Path, _seen: tuple = ()) -> tuple[str, dict, dict, str]:
+    text = str(name_or_path)
+    if text.endswith(".toml") or "/" in text:
+        path = Path(text)
+        if not path.is_file():
+            raise PresetError(f"no such preset file: {text}")
+        raw, origin = path.read_text(), str(path)
+    else:
+        res = _preset_dir() / f"{text}.toml"
+        if not res.is_file():
+            raise UnknownNameError(f"unknown preset {text!r}; known presets: "
+                                   f"{', '.join(preset_names())} (or pass a .toml file)")
+        raw, origin = res.read_text(), f"preset {text!r}"
+    try:
+        doc = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as e:
+        raise PresetError(f"{origin} is not valid TOML: {e}") from None
+    values, sources = _raw_values(doc, origin)
+    base = doc.get("base")
+    if base:
+        if base in _seen:
+            raise PresetError(f"{origin}: presets extend each other in a cycle: {_seen}")
+        _, bvalues, bsources, _ = _read_preset(base, _seen + (base,))
+        for section, table in values.items():
+            bvalues.setdefault(section, {}).update(table)
+        values, sources = bvalues, {**bsources, **sources}
+    return str(doc.get("name", Path(text).stem)), values, sources, origin
+
+
+def _apply_overrides(cfg: SystemConfig, overrides: dict) -> SystemConfig:
+    parts = {s: getattr(cfg, s) for s in SECTIONS}
+    sources = dict(cfg.sources)
+    for key, value in overrides.items():
+        key = _SHORTCUTS.get(key, key)
+        section, _, fname = key.partition(".")
+        cls = SECTIONS.get(section)
+        fields = {f.name: f for f in dataclasses.fields(cls)} if cls else {}
+        if fname not in fields:
+            raise PresetError(
+                f"unknown override {key!r}; use section.field (sections: "
+                f"{', '.join(SECTIONS)}) or one of {', '.join(_SHORTCUTS)}")
+        checked = _check_value(section, fields[fname], value, "override")
+        parts[section] = dataclasses.replace(parts[section], **{fname: checked})
+        sources[key] = ("override", "set by the caller")
+    return SystemConfig(name=cfg.name, sources=sources, **parts)
+
+
+def load_system(preset: str | Path | SystemConfig = "alpine-tight", **overrides: Any
+                ) -> SystemConfig:
+    """A validated system from a preset name or ``.toml`` path, with overrides.
+
+    Overrides are ``section__field=value`` or ``"section.field": value`` or the shortcuts
+    ``cores``, ``tiles``, ``coupling``, ``tile_placement``; e.g.
+    ``load_system("alpine-tight", cores=8, tiles=160, tile__mvm_latency_s=2e-7)``.
+    """
+    if isinstance(preset, SystemConfig):
+        cfg = preset
+    else:
+        name, values, sources, origin = _read_preset(preset)
+        cfg = _build(name, values, sources, origin)
+    fixed = {k.replace("__", "."): v for k, v in overrides.items()}
+    return _apply_overrides(cfg, fixed) if fixed else cfg
+
+
+def describe(cfg: SystemConfig) -> list[dict]:
+    """Every parameter with value, unit, meaning, status and source (``aimc preset show``)."""
+    rows = []
+    for section, cls in SECTIONS.items():
+        part = getattr(cfg, section)
+        for f in dataclasses.fields(cls):
+            status, source = cfg.sources.get(f"{section}.{f.name}", ("", ""))
+            rows.append({"parameter": f"{section}.{f.name}", "value": getattr(part, f.name),
+                         "unit": f.metadata["unit"], "meaning": f.metadata["doc"],
+                         "status": status, "source": source})
+    return rows
