@@ -1,7 +1,19 @@
-"""aimclib: a workbench for heterogeneous CPU + analog in-memory computing (AIMC) edge systems."""
+"""aimclib: a workbench for heterogeneous CPU + analog in-memory computing (AIMC) edge systems.
 
-from .errors import AimcError, ModelFormatError, NetworkError, ShapeError, UnknownNameError
-from .layers import KINDS, MVM_KINDS, Layer, LayerInfo
-from .network import Network, NetworkBuilder
+The public API: networks (:func:`load_network`, :class:`Network`), systems
+(:func:`load_system`) and costs (:func:`layer_cost`).
+"""
 
 __version__ = "0.1.0"
+
+from .errors import AimcError, ModelFormatError, NetworkError, ShapeError, UnknownNameError
+from .layercost import layer_cost
+from .layers import KINDS, MVM_KINDS, Layer, LayerInfo
+from .loading import load_network
+from .network import Network, NetworkBuilder
+from .system import SystemConfig, load_system, preset_names
+
+__all__ = ["AimcError", "KINDS", "Layer", "LayerInfo", "MVM_KINDS", "ModelFormatError",
+           "Network", "NetworkBuilder", "NetworkError", "ShapeError", "SystemConfig",
+           "UnknownNameError", "__version__", "layer_cost", "load_network", "load_system",
+           "preset_names"]

@@ -9,16 +9,23 @@ also declares its arguments; ``"preset show"`` style names nest under a parent c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+import time
+import tomllib
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from . import __version__, zoo
+from . import __version__, calibrate, zoo
 from .csvio import write_csv
-from .errors import AimcError
+from .errors import AimcError, ParameterError
+from .layercost import CORE_COMPONENTS, LayerCost, layer_cost
 from .loading import load_network
-from .network import Network
+from .network import Network, NetworkBuilder
+from .system import (CpuConfig, PresetError, SystemConfig, describe, load_system, preset_names,
+                     preset_path, user_preset_dir)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -170,6 +177,310 @@ def run_export(args: argparse.Namespace) -> int:
     net = _load(args)
     write_csv(net, args.output)
     print(f"wrote {len(net)} layers of {net.name} to {args.output}")
+    return 0
+
+
+# ------------------------------------------------------------------------------ systems
+def _value(value) -> str:
+    """A parameter value for a table: floats in shortest ``g`` form, the rest as given."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+_PRESET_ROW = ("name", "coupling", "cores", "tiles", "description", "file")
+
+
+@command("presets", "List the system presets: shipped ones, then the user's "
+         "($AIMCLIB_PRESET_DIR or ~/.config/aimclib/presets).", _JSON)
+def run_presets(args: argparse.Namespace) -> int:
+    rows = []
+    for name in preset_names():
+        path = preset_path(name)
+        cfg = load_system(name)
+        # The description is the file's own (SystemConfig does not keep it).
+        doc = tomllib.loads(path.read_text())
+        rows.append({"name": name, "coupling": cfg.coupling, "cores": cfg.cores,
+                     "tiles": cfg.tiles, "description": str(doc.get("description", "")),
+                     "file": str(path)})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(format_table(_PRESET_ROW, [[str(r[k]) for k in _PRESET_ROW] for r in rows],
+                       left=len(_PRESET_ROW)))
+    return 0
+
+
+_PARAM_HEADER = ("parameter", "value", "unit", "status", "source")
+
+
+@command("preset show", "Show every parameter of a preset with its unit, status and source.",
+         arg("preset", metavar="NAME_OR_FILE", help="a preset name (see 'aimc presets') or a "
+             ".toml file"), _JSON)
+def run_preset_show(args: argparse.Namespace) -> int:
+    cfg = load_system(args.preset)
+    rows = describe(cfg)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    cells = [[r["parameter"].partition(".")[2], _value(r["value"]), r["unit"], r["status"],
+              r["source"]] for r in rows]
+    lines = format_table(_PARAM_HEADER, cells, left=len(_PARAM_HEADER)).splitlines()
+    out = [f"preset {cfg.name}: {cfg.coupling} coupling, {cfg.cores} cores, {cfg.tiles} tiles",
+           "", *lines[:2]]
+    section = None
+    for r, line in zip(rows, lines[2:]):
+        if r["parameter"].partition(".")[0] != section:
+            section = r["parameter"].partition(".")[0]
+            out.append(f"[{section}]")
+        out.append(line)
+    print("\n".join(out))
+    return 0
+
+
+# ------------------------------------------------------------------------------ layer cost
+_LAYER_KINDS = ("dense", "linear", "conv", "depthwise")
+_DENSE_FLAGS = {"--in": "in_features", "--out": "out_features"}
+_CONV_FLAGS = {"--cin": "cin", "--cout": "cout", "--k": "k", "--hw": "hw", "--stride": "stride",
+               "--pad": "pad", "--groups": "groups"}
+_PRESET = arg("--preset", default="alpine-tight", metavar="NAME_OR_FILE",
+              help="system preset name or .toml file (default: alpine-tight)")
+_SET = arg("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+           help="override one preset parameter, e.g. tile.mvm_latency_s=2e-7 or "
+                "system.coupling=loose (repeatable)")
+
+
+def _scalar(text: str):
+    """``--set`` value: an int, else a float, else the string itself (e.g. ``loose``)."""
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _system(args: argparse.Namespace) -> SystemConfig:
+    """The preset with every ``--set`` applied; a bad one is reported with its flag."""
+    cfg = load_system(args.preset)
+    for item in args.set:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise PresetError(f"--set takes SECTION.FIELD=VALUE, got {item!r}")
+        try:
+            cfg = cfg.replace(**{key.strip(): _scalar(text.strip())})
+        except PresetError as exc:
+            raise PresetError(f"--set {item}: {exc}") from None
+    return cfg
+
+
+def _flag(args: argparse.Namespace, flag: str, dest: str, minimum: int = 1,
+          default: int | None = None) -> int:
+    """The value of an integer layer flag, checked against ``minimum``."""
+    value = getattr(args, dest)
+    if value is None:
+        if default is None:
+            raise ParameterError(f"--kind {args.kind} needs {flag}")
+        return default
+    if value < minimum:
+        raise ParameterError(f"{flag} must be >= {minimum}, got {value}")
+    return value
+
+
+def _layer_network(args: argparse.Namespace) -> Network:
+    """The one-layer network ``aimc layer`` describes (its flags checked)."""
+    dense = args.kind in ("dense", "linear")
+    foreign = _CONV_FLAGS if dense else _DENSE_FLAGS
+    given = [flag for flag, dest in foreign.items() if getattr(args, dest) is not None]
+    if given:
+        use = "--in, --out" if dense else "--cin, --cout, --k, --hw, --stride, --pad, --groups"
+        raise ParameterError(f"{', '.join(given)}: not used by --kind {args.kind}, which "
+                             f"takes {use}")
+    if dense:
+        fin = _flag(args, "--in", "in_features")
+        b = NetworkBuilder(args.kind, (fin, 1, 1))
+        b.linear(b.input, _flag(args, "--out", "out_features"), bias=args.bias, name=args.kind)
+        return b.build()
+    cin = _flag(args, "--cin", "cin")
+    if args.kind == "depthwise":
+        for flag, dest in (("--cout", "cout"), ("--groups", "groups")):
+            value = getattr(args, dest)
+            if value is not None and value != cin:
+                raise ParameterError(f"--kind depthwise has {flag} = --cin = {cin}, got {value}")
+        cout, groups = cin, cin
+    else:
+        cout, groups = _flag(args, "--cout", "cout"), _flag(args, "--groups", "groups",
+                                                           default=1)
+    k, hw = _flag(args, "--k", "k"), _flag(args, "--hw", "hw")
+    stride = _flag(args, "--stride", "stride", default=1)
+    pad = _flag(args, "--pad", "pad", minimum=0, default=0)
+    b = NetworkBuilder(args.kind, (cin, hw, hw))
+    b.conv(b.input, cout, k, stride=stride, padding=pad, groups=groups, bias=args.bias,
+           name=args.kind)
+    return b.build()
+
+
+def _us(seconds: float) -> str:
+    return f"{seconds * 1e6:,.3f}"
+
+
+def _uj(joules: float) -> str:
+    return f"{joules * 1e6:,.4f}"
+
+
+def _layer_summary(cost: LayerCost, net: Network, cfg: SystemConfig) -> str:
+    """``aimc layer``'s text: the layer, the system, latency and energy, the breakdown."""
+    info = net.info[0]
+    lay = info.layer
+    c, h, w = info.in_shapes[0]
+    oc, oh, ow = info.out_shape
+    if lay.kind == "conv":
+        shape = (f"{c} -> {oc} channels, {lay.kernel[0]}x{lay.kernel[1]} kernel, stride "
+                 f"{lay.stride[0]}, pad {lay.padding[0]}, {lay.groups} group(s), "
+                 f"{c}x{h}x{w} -> {oc}x{oh}x{ow}")
+    else:
+        shape = f"{c} -> {oc} features"
+    head = [
+        ["layer", f"{cost.layer} ({cost.kind}): {shape}"],
+        ["GEMM", f"m={info.m} x k={info.k} x n={info.n}, g={info.g}: {info.macs:,} MACs, "
+                 f"{info.weights:,} weights"],
+        ["system", f"{cfg.name}: {cost.coupling} coupling, {cost.cores} core(s), "
+                   f"{cost.tiles} tile(s)"],
+        ["tiles", f"{cost.tiles_used} used ({cost.tiles_needed} map the whole layer); "
+                  f"coverage {cost.coverage:.1%}, utilisation {cost.utilisation:.1%}"],
+        ["latency", f"{_us(cost.latency_s)} µs (all-digital {_us(cost.baseline.latency_s)} "
+                    f"µs): speedup {cost.speedup:.2f}x"],
+        ["energy", f"{_uj(cost.energy_j)} µJ (all-digital {_uj(cost.baseline.energy_j)} µJ): "
+                   f"gain {cost.energy_gain:.2f}x"],
+    ]
+    width = max(len(k) for k, _ in head)
+    bd, base = cost.cost.breakdown, cost.baseline.breakdown
+    table = format_table(
+        ["component", "time µs", "energy µJ", "all-digital µs", "all-digital µJ"],
+        [[name, _us(bd[name]["seconds"]), _uj(bd[name]["joules"]),
+          _us(base[name]["seconds"]), _uj(base[name]["joules"])] for name in bd])
+    note = (f"times of {', '.join(CORE_COMPONENTS)} are core-seconds (they add up to cores x "
+            "latency); the others are device busy times")
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in head) + f"\n\n{table}\n{note}"
+
+
+@command("layer", "Latency and energy of one conv or dense layer on a system, against the "
+         "all-digital baseline on the same cores.",
+         arg("--kind", required=True, choices=_LAYER_KINDS,
+             help="dense (alias linear): --in, --out; conv: --cin, --cout, --k, --hw [--stride, "
+                  "--pad, --groups]; depthwise: conv with groups = cin = cout"),
+         arg("--in", dest="in_features", type=int, metavar="N", help="dense: input features"),
+         arg("--out", dest="out_features", type=int, metavar="N", help="dense: output features"),
+         arg("--cin", type=int, metavar="C", help="conv: input channels"),
+         arg("--cout", type=int, metavar="C", help="conv: output channels"),
+         arg("--k", type=int, metavar="K", help="conv: kernel size (K x K)"),
+         arg("--hw", type=int, metavar="H", help="conv: input height and width (H x H)"),
+         arg("--stride", type=int, metavar="S", help="conv: stride (default 1)"),
+         arg("--pad", type=int, metavar="P", help="conv: zero padding on each side (default 0)"),
+         arg("--groups", type=int, metavar="G", help="conv: groups (default 1)"),
+         arg("--bias", action="store_true", help="the layer has a bias vector"),
+         _PRESET, _SET,
+         arg("--cores", type=int, metavar="P", help="cores to use (default: the preset's)"),
+         arg("--tiles", type=int, metavar="T", help="AIMC tiles (default: the preset's)"),
+         _JSON)
+def run_layer(args: argparse.Namespace) -> int:
+    net = _layer_network(args)
+    cfg = _system(args)
+    cores = None if args.cores is None else _flag(args, "--cores", "cores")
+    tiles = None if args.tiles is None else _flag(args, "--tiles", "tiles", minimum=0)
+    cost = layer_cost(net.info[0], cfg, cores, tiles)
+    if args.json:
+        print(json.dumps(cost.to_dict(), indent=2))
+    else:
+        print(_layer_summary(cost, net, cfg))
+    return 0
+
+
+# ------------------------------------------------------------------------------ calibrate
+def _pct(value: float) -> str:
+    return f"{value * 100:+.1f}"
+
+
+def _calibration_report(res: dict, details: dict) -> str:
+    """Per-shape table, the fitted values and the fit quality of ``aimc calibrate``."""
+    shapes, q = res["shapes"], res["quality"]
+    table = format_table(
+        ["kernel", "shape", "MACs/ops", "measured µs", "model µs", "error %"],
+        [[r.kernel, r.shape, f"{r.ops:,}", _us(r.seconds), _us(r.model_s), _pct(r.rel_err)]
+         for r in shapes.itertuples()], left=2)
+    units = {f.name: f.metadata["unit"] for f in dataclasses.fields(CpuConfig)}
+    values = format_table(["parameter", "value", "unit", "from"], [
+        [key, f"{value:.6g}", units[key], details[key]] for key, value in res["params"].items()],
+        left=4)
+    quality = [f"fit quality: GEMM R^2 = {q['gemm_r2']:.3f} (cycles per SIMD MAC instruction "
+               f"against 1/k); |model / measured - 1| median, max:"]
+    for name in ("gemm", "depthwise", "eltwise"):
+        quality.append(f"  {name:<10} {q[f'{name}_median_rel_err']:6.1%}  "
+                       f"{q[f'{name}_max_rel_err']:6.1%}")
+    quality.append(f"  {'all':<10} {q['median_rel_err']:6.1%}  {q['max_rel_err']:6.1%}")
+    by_n = shapes[shapes["kernel"] == "gemm"].groupby("n")["rel_err"].mean()
+    quality.append("GEMM mean error by n: " + ", ".join(
+        f"n={n}: {err:+.0%}" for n, err in by_n.items()) + " (the model's only n term is "
+        "ceil(n / lanes))")
+    clipped = [f"clipped: {c}" for c in res["clipped"]]
+    return "\n".join([table, "", values, "", *quality, *clipped])
+
+
+@command("calibrate", "Time aimclib's Numba kernels on this machine, fit the digital cycle "
+         "model and write a 'host' preset.",
+         arg("--out", metavar="PATH", help="preset file to write (default: host.toml in "
+             "$AIMCLIB_PRESET_DIR, else in ~/.config/aimclib/presets)"),
+         arg("--quick", action="store_true", help="fewer shapes and repeats (a few seconds)"),
+         arg("--base", default="alpine-tight", metavar="PRESET",
+             help="the preset 'host' extends: tiles, interfaces, memory, power, core count "
+                  "(default alpine-tight)"),
+         arg("--clock-hz", type=float, metavar="HZ",
+             help="core clock to turn times into cycles (default: /proc/cpuinfo)"))
+def run_calibrate(args: argparse.Namespace) -> int:
+    load_system(args.base)  # fail before measuring
+    out = Path(args.out) if args.out else user_preset_dir() / "host.toml"
+    calibrate.check_target(out)
+    if args.clock_hz is not None:
+        if not args.clock_hz > 0:
+            raise ParameterError(f"--clock-hz must be > 0, got {args.clock_hz}")
+        clock, clock_how = args.clock_hz, "--clock-hz"
+    else:
+        clock, clock_how = calibrate.host_clock_hz()
+    simd, simd_how = calibrate.host_simd_bits()
+    cross = ""
+    if clock_how != calibrate.CHAIN_CLOCK:
+        cross = (f" (a dependent add/xor chain at 2 cycles per step suggests "
+                 f"{calibrate.chain_clock_hz() / 1e9:.2f} GHz)")
+    print(f"host: {calibrate.host_description()}\nclock {clock / 1e9:.3f} GHz from {clock_how}"
+          f"{cross}\nSIMD {simd} bit ({simd_how}); int32 MAC lanes: "
+          f"{simd // calibrate.MAC_LANE_BITS} per instruction")
+    shapes = calibrate.default_shapes(args.quick)
+    repeats, min_time_s = (3, 1e-3) if args.quick else (7, 4e-3)
+    print(f"timing {len(shapes)} shapes single-threaded, best of {repeats} ...", flush=True)
+    t0 = time.perf_counter()
+    df = calibrate.measure(shapes, repeats=repeats, min_time_s=min_time_s)
+    res = calibrate.fit(df, clock, simd, calibrate.MAC_LANE_BITS)
+    elapsed = time.perf_counter() - t0
+    q, n_gemm = res["quality"], int((df["kernel"] == "gemm").sum())
+    gemm_fit = (f"least squares of cycles per SIMD MAC instruction = a + b/k over {n_gemm} "
+                f"int8 GEMM shapes (R^2 {q['gemm_r2']:.3f}, median error "
+                f"{q['gemm_median_rel_err']:.0%})")
+    details = {
+        "clock_hz": clock_how, "simd_bits": simd_how,
+        "mac_lane_bits": "int32 accumulators of the calibration GEMM",
+        "simd_issue_per_cycle": "ceil of the fitted SIMD MAC instructions per cycle",
+        "gemm_efficiency": gemm_fit, "gemm_k_half": gemm_fit,
+        "depthwise_efficiency": f"mean over {int((df['kernel'] == 'depthwise').sum())} "
+                                f"depthwise 3x3 int8 shapes (median error "
+                                f"{q['depthwise_median_rel_err']:.0%})",
+        "eltwise_ops_per_cycle": f"mean over {int((df['kernel'] == 'eltwise').sum())} float32 "
+                                 f"relu6 sizes at {calibrate.RELU6_OPS} ops per element",
+    }
+    print(_calibration_report(res, details))
+    path = calibrate.write_preset(res["params"], out, args.base, details)
+    cfg = load_system(path)
+    found = preset_path(cfg.name)
+    by_name = found is not None and Path(str(found)).resolve() == path.resolve()
+    use = cfg.name if by_name else str(path)
+    print(f"\nmeasured in {elapsed:.1f} s; wrote {path} (use it with --preset {use})")
     return 0
 
 

@@ -4,7 +4,9 @@ Every parameter is a field of a frozen dataclass whose metadata gives its unit a
 its value comes from a preset file (``aimclib/presets/*.toml``) that gives, per parameter,
 the value, its status (stated / derived / assumed) and the source. ``load_system`` reads a
 preset by name or path, applies overrides and validates everything; a missing, negative or
-non-physical value is rejected with a message naming the field.
+non-physical value is rejected with a message naming the field. A name is looked up among the
+shipped presets first, then in the user preset directory (:func:`user_preset_dir`, where
+``aimc calibrate`` writes ``host.toml``).
 
 Preset file format (TOML)::
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -305,9 +308,40 @@ def _preset_dir():
     return resources.files("aimclib") / "presets"
 
 
-def preset_names() -> list[str]:
-    """Names of the presets shipped with aimclib."""
-    return sorted(p.name[:-5] for p in _preset_dir().iterdir() if p.name.endswith(".toml"))
+USER_PRESET_ENV = "AIMCLIB_PRESET_DIR"
+"""Environment variable naming the user preset directory (``aimc calibrate`` writes there)."""
+
+
+def user_preset_dir() -> Path:
+    """Directory of the user's own presets: ``$AIMCLIB_PRESET_DIR`` if set, else
+    ``~/.config/aimclib/presets``. It is searched after the shipped presets, so a user file
+    named like a shipped preset is never used by name."""
+    env = os.environ.get(USER_PRESET_ENV)
+    return Path(env) if env else Path.home() / ".config" / "aimclib" / "presets"
+
+
+def _toml_stems(folder) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return [p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml") and p.is_file()]
+
+
+def preset_names(include_user: bool = True) -> list[str]:
+    """Names of the presets shipped with aimclib, then (unless ``include_user`` is False)
+    those in :func:`user_preset_dir` that do not clash with a shipped name."""
+    shipped = sorted(_toml_stems(_preset_dir()))
+    if not include_user:
+        return shipped
+    return shipped + sorted(set(_toml_stems(user_preset_dir())) - set(shipped))
+
+
+def preset_path(name: str):
+    """The file of preset ``name``: the shipped one, else the user's; ``None`` if neither."""
+    for folder in (_preset_dir(), user_preset_dir()):
+        candidate = folder / f"{name}.toml"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _read_preset(name_or_path: str | Path, _seen: tuple = ()) -> tuple[str, dict, dict, str]:
@@ -318,10 +352,11 @@ def _read_preset(name_or_path: str | Path, _seen: tuple = ()) -> tuple[str, dict
             raise PresetError(f"no such preset file: {text}")
         raw, origin = path.read_text(), str(path)
     else:
-        res = _preset_dir() / f"{text}.toml"
-        if not res.is_file():
+        res = preset_path(text)
+        if res is None:
             raise UnknownNameError(f"unknown preset {text!r}; known presets: "
-                                   f"{', '.join(preset_names())} (or pass a .toml file)")
+                                   f"{', '.join(preset_names())} (or pass a .toml file, or "
+                                   f"put one in {user_preset_dir()})")
         raw, origin = res.read_text(), f"preset {text!r}"
     try:
         doc = tomllib.loads(raw)

@@ -209,21 +209,21 @@ def test_version(capsys):
 
 
 def test_multi_word_commands_nest(capsys, monkeypatch):
-    """A later subcommand like 'preset show' is one registered function."""
+    """A later subcommand like 'demo show' is one registered function."""
     monkeypatch.setattr(cli, "_COMMANDS", list(cli._COMMANDS))
 
-    @cli.command("preset show", "Show one preset.", cli.arg("name"))
+    @cli.command("demo show", "Show one demo.", cli.arg("name"))
     def show(args):
         print(f"showing {args.name}")
         return 0
 
-    @cli.command("preset list", "List the presets.")
+    @cli.command("demo list", "List the demos.")
     def listing(args):
         return 3
 
-    assert run(capsys, "preset", "show", "edge") == (0, "showing edge\n", "")
-    assert run(capsys, "preset", "list")[0] == 3
-    assert run(capsys, "preset")[0] == 2
+    assert run(capsys, "demo", "show", "edge") == (0, "showing edge\n", "")
+    assert run(capsys, "demo", "list")[0] == 3
+    assert run(capsys, "demo")[0] == 2
     assert run(capsys, "networks", "--json")[0] == 0
 
 

@@ -1,0 +1,267 @@
+"""The event-driven multi-core simulator (Numba): cores run tasks from per-core deques.
+
+Semantics (``docs/model.md`` has the full account):
+
+* Tasks belong to layers. A layer is *released* when all its predecessor layers have finished
+  (barrier mode: the previous layer; DAG mode: its real predecessors); its tasks are then
+  appended, in index order, to the deque of the core the balancer assigned them to.
+* A free core pops the front task of its own deque. With stealing on and its deque empty, it
+  picks a victim (``VICTIM_RANDOM``: uniformly among cores with work, from the seeded
+  generator; ``VICTIM_MOST_LOADED``: the largest remaining work, lowest index on ties) and
+  takes the *back* task of the victim's deque, paying ``steal_s`` first.
+* Task kinds: digital (any core, ``core_s``), tight analog (``owner`` core's tile; only the
+  owner runs it on the tile, ``core_s``), loose analog (any core; the core is busy ``core_s``
+  for job set-up, host work and completion, the tile is busy ``tile_s`` from
+  ``max(start, tile free)`` and its transfers hold the shared bus for ``bus_s``; the task ends
+  when both the core part and the tile part have ended; the core is free after its part).
+* Tight rule for a stolen analog task: the thief computes it digitally (``alt_s``) when that
+  finishes sooner than the owner could, i.e. ``now + steal_s + alt_s`` < owner's free time +
+  the owner's remaining queued work; otherwise it does not take it (and tries no other task).
+* Barrier mode reseeds the generator at each layer's release with ``seed + layer``, so every
+  layer's schedule depends on that layer only; the network latency is then the sum of the
+  layers' makespans.
+
+Everything is deterministic: ties in time go to the lowest core index.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+KIND_DIGITAL, KIND_TIGHT, KIND_LOOSE = 0, 1, 2
+VICTIM_RANDOM, VICTIM_MOST_LOADED = 0, 1
+RAN_DIGITAL, RAN_ANALOG, RAN_STOLEN_DIGITAL = 0, 1, 2
+
+
+@numba.njit(cache=True)
+def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile_s,
+                    task_bus_s, task_alt_s, layer_task_ptr, layer_pred_ptr, layer_pred,
+                    n_cores, n_tiles, steal, steal_s, victim, seed, barrier):
+    """Run the schedule; returns per-task (start, end, core, how) and per-layer (release, end).
+
+    Arrays: tasks are grouped by layer (``layer_task_ptr`` is CSR over layers, in order);
+    ``task_core`` is the deque each task is appended to at release, ``task_tile`` the tile of
+    an analog task (-1 digital), ``layer_pred_ptr``/``layer_pred`` the predecessors (CSR).
+    """
+    n_tasks = task_layer.shape[0]
+    n_layers = layer_task_ptr.shape[0] - 1
+    start = np.full(n_tasks, np.nan)
+    end = np.full(n_tasks, np.nan)
+    ran_on = np.full(n_tasks, -1, np.int64)
+    how = np.full(n_tasks, -1, np.int64)
+    release = np.full(n_layers, np.nan)
+    layer_end = np.full(n_layers, np.nan)
+
+    # Deques: one ring of capacity n_tasks per core (each task is pushed once overall).
+    dq = np.empty((n_cores, max(n_tasks, 1)), np.int64)
+    head = np.zeros(n_cores, np.int64)
+    tail = np.zeros(n_cores, np.int64)
+    queued_work = np.zeros(n_cores)  # sum of core_s of queued tasks
+    core_free = np.zeros(n_cores)
+    tile_free = np.zeros(max(n_tiles, 1))
+    bus_free = 0.0
+    pending_preds = np.zeros(n_layers, np.int64)
+    succ_count = np.zeros(n_layers, np.int64)
+    for lay in range(n_layers):
+        pending_preds[lay] = layer_pred_ptr[lay + 1] - layer_pred_ptr[lay]
+        for j in range(layer_pred_ptr[lay], layer_pred_ptr[lay + 1]):
+            succ_count[layer_pred[j]] += 1
+    # successor lists (CSR)
+    succ_ptr = np.zeros(n_layers + 1, np.int64)
+    for lay in range(n_layers):
+        succ_ptr[lay + 1] = succ_ptr[lay] + succ_count[lay]
+    succ = np.empty(max(succ_ptr[n_layers], 1), np.int64)
+    fill = succ_ptr[:-1].copy()
+    for lay in range(n_layers):
+        for j in range(layer_pred_ptr[lay], layer_pred_ptr[lay + 1]):
+            p = layer_pred[j]
+            succ[fill[p]] = lay
+            fill[p] += 1
+    tasks_left = np.zeros(n_layers, np.int64)
+    for lay in range(n_layers):
+        tasks_left[lay] = layer_task_ptr[lay + 1] - layer_task_ptr[lay]
+
+    # Layers whose tasks have all started (their finish time is known) but which have not
+    # finished yet; layers without tasks finish at their release.
+    fin_time = np.full(n_layers, np.inf)
+    pending = np.empty(n_layers, np.int64)
+    n_pending = 0
+    np.random.seed(seed)
+    n_done_layers = 0
+    now = 0.0
+
+    # release every layer without predecessors at t = 0
+    ready_stack = np.empty(n_layers, np.int64)
+    n_ready = 0
+    for lay in range(n_layers):
+        if pending_preds[lay] == 0:
+            ready_stack[n_ready] = lay
+            n_ready += 1
+
+    while n_done_layers < n_layers:
+        # 1. release ready layers at `now`
+        while n_ready > 0:
+            n_ready -= 1
+            lay = ready_stack[n_ready]
+            release[lay] = now
+            if barrier:
+                np.random.seed(seed + lay)
+            for i in range(layer_task_ptr[lay], layer_task_ptr[lay + 1]):
+                c = task_core[i]
+                dq[c, tail[c]] = i
+                tail[c] += 1
+                queued_work[c] += task_core_s[i]
+            if tasks_left[lay] == 0:
+                fin_time[lay] = now
+                pending[n_pending] = lay
+                n_pending += 1
+        # 2. finish layers whose finish time has come; release their successors
+        progressed = False
+        k = 0
+        while k < n_pending:
+            lay = pending[k]
+            if fin_time[lay] <= now:
+                layer_end[lay] = fin_time[lay]
+                n_done_layers += 1
+                progressed = True
+                n_pending -= 1
+                pending[k] = pending[n_pending]
+                for j in range(succ_ptr[lay], succ_ptr[lay + 1]):
+                    s = succ[j]
+                    pending_preds[s] -= 1
+                    if pending_preds[s] == 0:
+                        ready_stack[n_ready] = s
+                        n_ready += 1
+            else:
+                k += 1
+        if progressed or n_ready > 0:
+            continue
+        # 3. let every core free at `now` take work (lowest index first)
+        started = False
+        for c in range(n_cores):
+            if core_free[c] > now:
+                continue
+            i = -1
+            mode = RAN_DIGITAL
+            t0 = now
+            if head[c] < tail[c]:
+                i = dq[c, head[c]]
+                head[c] += 1
+                queued_work[c] -= task_core_s[i]
+                mode = RAN_ANALOG if task_kind[i] != KIND_DIGITAL else RAN_DIGITAL
+            elif steal:
+                v = -1
+                if victim == VICTIM_RANDOM:
+                    cnt = 0
+                    for o in range(n_cores):
+                        if o != c and head[o] < tail[o]:
+                            cnt += 1
+                    if cnt > 0:
+                        pick = np.random.randint(0, cnt)
+                        for o in range(n_cores):
+                            if o != c and head[o] < tail[o]:
+                                if pick == 0:
+                                    v = o
+                                    break
+                                pick -= 1
+                else:
+                    best = -1.0
+                    for o in range(n_cores):
+                        if o != c and head[o] < tail[o] and queued_work[o] > best:
+                            best = queued_work[o]
+                            v = o
+                if v >= 0:
+                    cand = dq[v, tail[v] - 1]
+                    if task_kind[cand] == KIND_TIGHT:
+                        owner_done = max(core_free[v], now) + queued_work[v]
+                        if now + steal_s + task_alt_s[cand] < owner_done:
+                            i = cand
+                            mode = RAN_STOLEN_DIGITAL
+                    else:
+                        i = cand
+                        mode = RAN_ANALOG if task_kind[cand] == KIND_LOOSE else RAN_DIGITAL
+                    if i >= 0:
+                        tail[v] -= 1
+                        queued_work[v] -= task_core_s[i]
+                        t0 = now + steal_s
+            if i < 0:
+                continue
+            started = True
+            start[i] = t0
+            ran_on[i] = c
+            how[i] = mode
+            if mode == RAN_STOLEN_DIGITAL:
+                core_free[c] = t0 + task_alt_s[i]
+                end[i] = core_free[c]
+            elif task_kind[i] == KIND_LOOSE:
+                core_free[c] = t0 + task_core_s[i]
+                tl = task_tile[i]
+                ts = max(t0, tile_free[tl])
+                bs = max(ts, bus_free)
+                bus_free = bs + task_bus_s[i]
+                te = max(ts + task_tile_s[i], bs + task_bus_s[i])
+                tile_free[tl] = te
+                end[i] = max(core_free[c], te)
+            else:
+                core_free[c] = t0 + task_core_s[i]
+                end[i] = core_free[c]
+            lay = task_layer[i]
+            tasks_left[lay] -= 1
+            if tasks_left[lay] == 0:
+                fe = 0.0
+                for j in range(layer_task_ptr[lay], layer_task_ptr[lay + 1]):
+                    fe = max(fe, end[j])
+                fin_time[lay] = fe
+                pending[n_pending] = lay
+                n_pending += 1
+        if started:
+            continue
+        # 4. advance time to the next event: a core becoming free or a layer finishing
+        nxt = np.inf
+        for c in range(n_cores):
+            if core_free[c] > now and core_free[c] < nxt:
+                nxt = core_free[c]
+        for k in range(n_pending):
+            if fin_time[pending[k]] < nxt:
+                nxt = fin_time[pending[k]]
+        if nxt == np.inf:
+            break  # nothing can progress (cannot happen with consistent inputs)
+        now = nxt
+    return start, end, ran_on, how, release, layer_end
+
+
+@numba.njit(cache=True)
+def simulate_barrier_kernel(task_layer, task_kind, task_core, task_tile, task_core_s,
+                            task_tile_s, task_bus_s, task_alt_s, layer_task_ptr, n_cores,
+                            n_tiles, steal, steal_s, victim, seeds):
+    """Barrier mode: every layer simulated alone from t = 0 with all cores, tiles and the bus
+    free and the generator seeded with ``seeds[layer]`` (the caller passes ``seed + index``
+    of the layer in its network, so a layer's schedule depends on that layer only).
+
+    Returns per-task (start, end, core, how) relative to the layer's start and each layer's
+    makespan; the network's timeline is the running sum of the makespans.
+    """
+    n_tasks = task_layer.shape[0]
+    n_layers = layer_task_ptr.shape[0] - 1
+    start = np.empty(n_tasks)
+    end = np.empty(n_tasks)
+    ran_on = np.empty(n_tasks, np.int64)
+    how = np.empty(n_tasks, np.int64)
+    makespan = np.zeros(n_layers)
+    one_ptr = np.zeros(2, np.int64)
+    no_pred_ptr = np.zeros(2, np.int64)
+    no_pred = np.zeros(0, np.int64)
+    for lay in range(n_layers):
+        a, b = layer_task_ptr[lay], layer_task_ptr[lay + 1]
+        one_ptr[1] = b - a
+        s, e, r, h, _, le = simulate_kernel(
+            np.zeros(b - a, np.int64), task_kind[a:b], task_core[a:b], task_tile[a:b],
+            task_core_s[a:b], task_tile_s[a:b], task_bus_s[a:b], task_alt_s[a:b], one_ptr,
+            no_pred_ptr, no_pred, n_cores, n_tiles, steal, steal_s, victim, seeds[lay], True)
+        start[a:b] = s
+        end[a:b] = e
+        ran_on[a:b] = r
+        how[a:b] = h
+        makespan[lay] = le[0]
+    return start, end, ran_on, how, makespan

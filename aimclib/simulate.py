@@ -1,0 +1,591 @@
+"""Full-network simulation: allocation under a tile budget, then multi-core load balancing.
+
+``simulate(net, hw, allocation=..., balancer=..., seed=...)`` chooses how many mapping units of
+each layer go on the system's tiles (:mod:`aimclib.allocation`), places those tiles on cores
+(tight coupling), cuts every layer into tasks (:mod:`aimclib.balancing`) and runs them on the
+event-driven engine (:mod:`aimclib.engine`). The baseline is the same cores with no tiles and
+the static-balanced digital split.
+
+Barrier mode (the default) runs layer after layer and simulates every layer alone, so each
+layer's schedule is cached and reused by any configuration that maps it the same way: a sweep
+over tile budgets re-simulates only the layers whose mapping changed. ``dag=True`` lets
+independent branches (Inception, DenseNet, residual shortcuts) overlap and simulates the whole
+network at once.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import numpy as np
+import pandas as pd
+
+from .allocation import ALLOCATIONS, allocate
+from .balancing import BALANCERS, TaskSet, layer_tasks
+from .engine import (RAN_ANALOG, RAN_STOLEN_DIGITAL, VICTIM_MOST_LOADED, VICTIM_RANDOM,
+                     simulate_barrier_kernel, simulate_kernel)
+from .errors import AimcError
+from .loading import load_network
+from .network import Network
+from .system import SystemConfig, load_system
+from .workload import Workload, build_workload
+
+VICTIMS = {"random": VICTIM_RANDOM, "most-loaded": VICTIM_MOST_LOADED}
+OBJECTIVES = ("latency", "energy")
+
+STEAL_LATENCY_S = 2e-7
+"""Default time a thief needs to take a task from a victim's deque (s). Assumed: an atomic
+compare-and-swap on the victim's deque plus the task descriptor's cache lines through the
+shared L2, about 400 cycles at 2 GHz."""
+
+TASKS_PER_CORE = 4
+"""Default number of chunks per core a layer is cut into for work stealing (assumed)."""
+
+CORE_PARTS = ("digital", "interface", "tile_wait", "host", "steal")
+"""Busy core-second components (plus ``idle``)."""
+
+
+@dataclass(frozen=True)
+class BalancerOptions:
+    """Knobs of the balancers: victim choice, steal latency (s), chunks per core."""
+
+    victim: str = "random"
+    steal_latency_s: float = STEAL_LATENCY_S
+    tasks_per_core: int = TASKS_PER_CORE
+
+    def __post_init__(self):
+        if self.victim not in VICTIMS:
+            raise AimcError(f"victim must be one of {', '.join(VICTIMS)}, got {self.victim!r}")
+        if not (isinstance(self.steal_latency_s, (int, float))
+                and math.isfinite(self.steal_latency_s) and self.steal_latency_s >= 0):
+            raise AimcError(f"steal_latency_s must be a number >= 0 (s), "
+                            f"got {self.steal_latency_s!r}")
+        if not isinstance(self.tasks_per_core, int) or self.tasks_per_core < 1:
+            raise AimcError(f"tasks_per_core must be an integer >= 1, "
+                            f"got {self.tasks_per_core!r}")
+
+
+PARTS = CORE_PARTS + ("steals", "mvms", "tile_busy_s", "tile_j", "bus_bytes", "dram_bytes")
+"""What :func:`_parts` totals per layer: core-seconds by component (s), tasks moved by
+stealing, MVMs, tile busy time (s), tile MVM energy (J), bus and DRAM bytes (B)."""
+
+
+@dataclass
+class LayerSchedule:
+    """One layer's tasks and when, where and how each ran (times from the layer's start in
+    barrier mode, absolute in DAG mode), with its totals ``vec`` in :data:`PARTS` order."""
+
+    tasks: TaskSet
+    start: np.ndarray
+    end: np.ndarray
+    ran_on: np.ndarray
+    how: np.ndarray
+    makespan: float
+    vec: np.ndarray
+
+    def part(self, name: str) -> float:
+        return float(self.vec[PARTS.index(name)])
+
+
+# ------------------------------------------------------------------------------- caching
+@lru_cache(maxsize=32)
+def _workload(net: Network, sys_key: SystemConfig) -> Workload:
+    return build_workload(net, sys_key)
+
+
+_SCHEDULES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def workload_for(net: Network, hw: SystemConfig) -> Workload:
+    """The (cached) per-layer costs of ``net`` on ``hw``; they do not depend on the tile count."""
+    return _workload(net, hw.replace(tiles=0))
+
+
+def _schedule_cache(wl: Workload) -> dict:
+    return _SCHEDULES.setdefault(wl, {})
+
+
+def clear_caches() -> None:
+    """Forget cached workloads and layer schedules (e.g. to measure cold start)."""
+    _workload.cache_clear()
+    _SCHEDULES.clear()
+
+
+# ------------------------------------------------------------------------------ placement
+def _spread(hw: SystemConfig, n_tiles: int) -> np.ndarray:
+    """Ideal owners of ``n_tiles`` tiles of one layer: round-robin over tile-owning cores."""
+    if hw.coupling == "loose":
+        return np.full(n_tiles, -1, np.int64)
+    owning = [c for c, k in enumerate(hw.tiles_per_core()) if k > 0]
+    return np.array([owning[i % len(owning)] for i in range(n_tiles)], np.int64)
+
+
+@lru_cache(maxsize=256)
+def _owner_sequence(caps: tuple[int, ...]) -> np.ndarray:
+    """Cores in the order a round-robin pointer hands out their tiles, skipping full cores."""
+    free, seq, ptr = list(caps), [], 0
+    for _ in range(sum(caps)):
+        while free[ptr] == 0:
+            ptr = (ptr + 1) % len(caps)
+        seq.append(ptr)
+        free[ptr] -= 1
+        ptr = (ptr + 1) % len(caps)
+    return np.array(seq, np.int64)
+
+
+def place_tiles(hw: SystemConfig, tiles_per_layer: list[int]) -> list[np.ndarray]:
+    """Owning core of every tile each layer maps (tight); -1 everywhere for loose coupling.
+
+    Layers take tiles in execution order; a pointer walks round-robin over the cores that still
+    own a free tile (their number per core follows ``system.tile_placement``), so each layer's
+    tiles spread over as many cores as possible.
+    """
+    if hw.coupling == "loose":
+        return [np.full(n, -1, np.int64) for n in tiles_per_layer]
+    seq = _owner_sequence(tuple(hw.tiles_per_core()))
+    if sum(tiles_per_layer) > len(seq):
+        raise AimcError(f"the allocation uses {sum(tiles_per_layer)} tiles but the system has "
+                        f"{len(seq)}")
+    return np.split(seq[:sum(tiles_per_layer)], np.cumsum(tiles_per_layer)[:-1])
+
+
+# ------------------------------------------------------------------------------ schedules
+def _bandwidths(hw: SystemConfig) -> tuple[float, float, float]:
+    cpu = hw.cpu
+    return (hw.loose.bus_bandwidth_bps, cpu.dram_bandwidth_bps,
+            cpu.l2_bytes_per_cycle * cpu.clock_hz)
+
+
+def _tasks(wl: Workload, hw: SystemConfig, i: int, units: int, owners: np.ndarray, split: str,
+           opts: BalancerOptions) -> TaskSet:
+    return layer_tasks(wl.layers[i], units, owners, split, hw.cores, hw.coupling == "tight",
+                       opts.tasks_per_core, *_bandwidths(hw))
+
+
+def _concat(sets: list[TaskSet]) -> tuple[dict, np.ndarray, int]:
+    ptr = np.concatenate([[0], np.cumsum([len(s) for s in sets])]).astype(np.int64)
+    cat = {f: np.concatenate([getattr(s, f) for s in sets]) for f in
+           ("kind", "core", "tile", "core_s", "tile_s", "bus_s", "alt_s")}
+    n_tiles = max([int(s.tile.max(initial=-1)) + 1 for s in sets] + [1])
+    return cat, ptr, n_tiles
+
+
+def _run_alone(wl: Workload, hw: SystemConfig, requests: list[tuple], opts: BalancerOptions,
+               seed: int) -> list[LayerSchedule]:
+    """Barrier-mode schedules of ``(layer index, units, owners, split)`` requests."""
+    if not requests:
+        return []
+    sets = [_tasks(wl, hw, i, u, np.array(own, np.int64), sp, opts)
+            for i, u, own, sp in requests]
+    cat, ptr, n_tiles = _concat(sets)
+    steal = any(r[3] == "work-stealing" for r in requests)
+    seeds = np.array([seed + r[0] for r in requests], np.int64)
+    start, end, ran_on, how, mk = simulate_barrier_kernel(
+        np.zeros(len(cat["kind"]), np.int64), cat["kind"], cat["core"], cat["tile"],
+        cat["core_s"], cat["tile_s"], cat["bus_s"], cat["alt_s"], ptr, hw.cores, n_tiles,
+        steal, opts.steal_latency_s, VICTIMS[opts.victim], seeds)
+    out = []
+    for j, (i, u, _, _) in enumerate(requests):
+        sl = slice(ptr[j], ptr[j + 1])
+        out.append(LayerSchedule(sets[j], start[sl], end[sl], ran_on[sl], how[sl], float(mk[j]),
+                                 _parts(wl, i, u, sets[j], ran_on[sl], how[sl],
+                                        opts.steal_latency_s)))
+    return out
+
+
+def _splits(balancer: str) -> tuple[str, ...]:
+    """Candidate splits scored for ``balancer`` (static-balanced also scores static-even)."""
+    return ("static-balanced", "static-even") if balancer == "static-balanced" else (balancer,)
+
+
+def barrier_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray,
+                      owners: list[np.ndarray], balancer: str, opts: BalancerOptions,
+                      seed: int) -> list[LayerSchedule]:
+    """Every layer's schedule, each alone (cached). Static-balanced keeps the faster of its
+    own split and static-even for each layer (its own on ties)."""
+    ctx = ("layers", hw.cores, opts, seed if balancer == "work-stealing" else None)
+    cache = _schedule_cache(wl).setdefault(ctx, {})
+    splits = _splits(balancer)
+    keys = [[(i, int(u), own.tobytes(), sp) for sp in splits]
+            for i, (u, own) in enumerate(zip(units.tolist(), owners))]
+    todo = list(dict.fromkeys(k for ks in keys for k in ks if k not in cache))
+    requests = [(i, u, np.frombuffer(own, np.int64), sp) for i, u, own, sp in todo]
+    for k, sched in zip(todo, _run_alone(wl, hw, requests, opts, seed)):
+        cache[k] = sched
+    if len(splits) == 1:
+        return [cache[ks[0]] for ks in keys]
+    return [min((cache[k] for k in ks), key=lambda s: s.makespan) for ks in keys]
+
+
+def dag_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
+                  balancer: str, opts: BalancerOptions, seed: int) -> list[LayerSchedule]:
+    """The whole network at once: a layer starts when its predecessors have finished."""
+    split = "static-balanced" if balancer == "static-balanced" else balancer
+    sets = [_tasks(wl, hw, i, int(units[i]), owners[i], split, opts)
+            for i in range(len(wl.layers))]
+    # tiles are numbered globally so that layers running at once do not share one
+    offsets = np.concatenate([[0], np.cumsum([len(o) for o in owners])])
+    sets = [TaskSet(**{**s.__dict__, "tile": np.where(s.tile >= 0, s.tile + offsets[i], -1)})
+            for i, s in enumerate(sets)]
+    cat, ptr, n_tiles = _concat(sets)
+    net = wl.network
+    index = {layer.name: i for i, layer in enumerate(net.layers)}
+    preds = [[index[p] for p in net.predecessors(layer.name)] for layer in net.layers]
+    pred_ptr = np.concatenate([[0], np.cumsum([len(p) for p in preds])]).astype(np.int64)
+    pred = np.array([p for ps in preds for p in ps], np.int64)
+    layer_ids = np.repeat(np.arange(len(sets)), np.diff(ptr)).astype(np.int64)
+    start, end, ran_on, how, release, layer_end = simulate_kernel(
+        layer_ids, cat["kind"], cat["core"], cat["tile"], cat["core_s"], cat["tile_s"],
+        cat["bus_s"], cat["alt_s"], ptr, pred_ptr, pred, hw.cores, n_tiles,
+        balancer == "work-stealing", opts.steal_latency_s, VICTIMS[opts.victim], seed, False)
+    out = []
+    for j in range(len(sets)):
+        sl = slice(ptr[j], ptr[j + 1])
+        out.append(LayerSchedule(sets[j], start[sl], end[sl], ran_on[sl], how[sl],
+                                 float(layer_end[j] - release[j]),
+                                 _parts(wl, j, int(units[j]), sets[j], ran_on[sl], how[sl],
+                                        opts.steal_latency_s)))
+    return out, release, layer_end
+
+
+# ------------------------------------------------------------------------------ accounting
+def _parts(wl: Workload, i: int, units: int, tasks: TaskSet, ran_on: np.ndarray,
+           how: np.ndarray, steal_s: float) -> np.ndarray:
+    """One layer's totals in :data:`PARTS` order."""
+    t, w = tasks, wl.layers[i]
+    analog = how == RAN_ANALOG
+    stolen = how == RAN_STOLEN_DIGITAL
+    digital_s = np.where(stolen, t.alt_s, t.core_s)[~analog].sum()
+    moved = int(np.count_nonzero(ran_on != t.core))
+    stolen_tiles = np.unique(t.tile[stolen])
+    stolen_weights = 0.0
+    if stolen_tiles.size:  # a thief reads the stolen block's weights from DRAM
+        stolen_weights = float((w.mapping.tile_rows[stolen_tiles]
+                                * w.mapping.tile_cols[stolen_tiles]).sum())
+    return np.array([
+        digital_s, t.iface_s[analog].sum(), t.stall_s[analog].sum(), t.host_s[analog].sum(),
+        moved * steal_s, moved, t.mvms[analog].sum(), t.tile_s[analog].sum(),
+        t.energy_j[analog].sum(), t.bus_bytes[analog].sum(),
+        float(w.digital_dram_bytes[units]) + stolen_weights], dtype=np.float64)
+
+
+def _energy(hw: SystemConfig, latency: float, vec: np.ndarray) -> tuple[float, dict]:
+    """Total energy (J) and the breakdown ``component -> {seconds, joules}`` from summed
+    :data:`PARTS` totals."""
+    cpu = hw.cpu
+    tot = dict(zip(PARTS, (float(v) for v in vec)))
+    busy = math.fsum(tot[k] for k in CORE_PARTS)
+    idle = max(0.0, hw.cores * latency - busy)
+    bd = {k: {"seconds": tot[k], "joules": tot[k] * cpu.active_power_w} for k in CORE_PARTS}
+    bd["idle"] = {"seconds": idle, "joules": idle * cpu.idle_power_w}
+    bd["tile_mvm"] = {"seconds": tot["tile_busy_s"], "joules": tot["tile_j"]}
+    static = hw.tiles * latency
+    bd["tile_static"] = {"seconds": static, "joules": static * hw.tile.static_power_w}
+    bd["dram"] = {"seconds": tot["dram_bytes"] / cpu.dram_bandwidth_bps,
+                  "joules": tot["dram_bytes"] * cpu.dram_energy_j_per_byte}
+    bd["bus"] = {"seconds": tot["bus_bytes"] / hw.loose.bus_bandwidth_bps,
+                 "joules": tot["bus_bytes"] * hw.loose.bus_energy_j_per_byte}
+    return math.fsum(v["joules"] for v in bd.values()), bd
+
+
+def cost_table(wl: Workload, hw: SystemConfig, opts: BalancerOptions, objective: str
+               ) -> list[np.ndarray]:
+    """Per MVM layer, its barrier-mode cost for every number of mapped units (0..n_units):
+    latency (s) or energy (J) of the layer alone, static-balanced, tiles spread evenly.
+
+    Tables are cached; they depend on the tile count only through which cores own tiles
+    (tight coupling) and, for energy, through the tiles' static power.
+    """
+    owning = tuple(c for c, k in enumerate(hw.tiles_per_core()) if k > 0) \
+        if hw.coupling == "tight" else ()
+    memo = _schedule_cache(wl)
+    key = ("cost-table", hw.cores, owning, opts)
+    if key not in memo:
+        memo[key] = _cost_tables(wl, hw, opts)
+    latency, energy_no_static = memo[key]
+    if objective == "latency":
+        return latency
+    static_w = hw.tiles * hw.tile.static_power_w
+    return [e + static_w * lat for e, lat in zip(energy_no_static, latency)]
+
+
+def _cost_tables(wl: Workload, hw: SystemConfig, opts: BalancerOptions
+                 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Latency (s) and energy without tile static power (J) tables of :func:`cost_table`."""
+    cache = _schedule_cache(wl).setdefault(("layers", hw.cores, opts, None), {})
+    mvm = [w for w in wl.layers if w.mapping is not None]
+    keys = {(w.index, u): [(w.index, u, _spread(hw, w.mapping.tiles_for(u)).tobytes(), sp)
+                           for sp in _splits("static-balanced")]
+            for w in mvm for u in range(w.n_units + 1)}
+    todo = list(dict.fromkeys(k for ks in keys.values() for k in ks if k not in cache))
+    requests = [(i, u, np.frombuffer(own, np.int64), sp) for i, u, own, sp in todo]
+    for k, sched in zip(todo, _run_alone(wl, hw, requests, opts, 0)):
+        cache[k] = sched
+    no_static = hw.replace(tiles=0)
+    latency, energy = [], []
+    for w in mvm:
+        best = [min((cache[k] for k in keys[(w.index, u)]), key=lambda s: s.makespan)
+                for u in range(w.n_units + 1)]
+        latency.append(np.array([s.makespan for s in best]))
+        energy.append(np.array([_energy(no_static, s.makespan, s.vec)[0] for s in best]))
+    return latency, energy
+
+
+# ------------------------------------------------------------------------------ results
+@dataclass
+class SimResult:
+    """The outcome of :func:`simulate` (times in s, energies in J).
+
+    Scalars: ``latency_s``, ``energy_j``, ``baseline_latency_s``, ``baseline_energy_j``,
+    ``speedup``, ``energy_gain``, ``coverage`` (share of the network's MVM weights on tiles),
+    ``tiles_used``. Tables (pandas): ``layers``, ``cores``, ``tiles``, ``trace``.
+    """
+
+    network: Network
+    system: SystemConfig
+    allocation: str
+    balancer: str
+    seed: int
+    dag: bool
+    options: BalancerOptions
+    workload: Workload
+    units: np.ndarray
+    owners: list
+    schedules: list
+    layer_start: np.ndarray
+    layer_end: np.ndarray
+    latency_s: float
+    energy_j: float
+    breakdown: dict
+    baseline_latency_s: float
+    baseline_energy_j: float
+    baseline_breakdown: dict
+
+    @property
+    def speedup(self) -> float:
+        return self.baseline_latency_s / self.latency_s
+
+    @property
+    def energy_gain(self) -> float:
+        return self.baseline_energy_j / self.energy_j
+
+    @cached_property
+    def _mapped(self) -> list[tuple]:
+        out = []
+        for w in self.workload.layers:
+            if w.mapping is None:
+                out.append((0, 0, 0, 0))
+            else:
+                u = int(self.units[w.index])
+                part = w.mapping.partial(u)
+                out.append((u, w.n_units, part.tiles_used, part.weights_covered))
+        return out
+
+    @property
+    def tiles_used(self) -> int:
+        return int(sum(m[2] for m in self._mapped))
+
+    @property
+    def coverage(self) -> float:
+        total = self.network.mvm_weights
+        return sum(m[3] for m in self._mapped) / total if total else 0.0
+
+    def summary(self) -> dict:
+        """The scalar results as a JSON-friendly dict (the ``aimc simulate --json`` contract)."""
+        return {
+            "network": self.network.name, "preset": self.system.name,
+            "coupling": self.system.coupling, "cores": self.system.cores,
+            "tiles": self.system.tiles, "allocation": self.allocation,
+            "balancer": self.balancer, "seed": self.seed, "dag": self.dag,
+            "latency_s": self.latency_s, "energy_j": self.energy_j,
+            "baseline_latency_s": self.baseline_latency_s,
+            "baseline_energy_j": self.baseline_energy_j, "speedup": self.speedup,
+            "energy_gain": self.energy_gain, "coverage": self.coverage,
+            "tiles_used": self.tiles_used,
+            "breakdown": self.breakdown,
+        }
+
+    @cached_property
+    def layers(self) -> pd.DataFrame:
+        """One row per layer: mapping, timing and work."""
+        rows = []
+        for w, s, (u, nu, tu, wc), t0, t1 in zip(
+                self.workload.layers, self.schedules, self._mapped, self.layer_start,
+                self.layer_end):
+            info = w.info
+            parts = dict(zip(PARTS, s.vec.tolist()))
+            rows.append({
+                "layer": info.name, "kind": info.kind, "units_mapped": u, "units_total": nu,
+                "tiles_used": tu, "weights": info.weights, "weights_on_tiles": wc,
+                "coverage": wc / info.weights if info.weights else 0.0, "macs": info.macs,
+                "start_s": float(t0), "end_s": float(t1), "latency_s": float(t1 - t0),
+                "digital_core_s": parts["digital"],
+                "analog_core_s": parts["interface"] + parts["tile_wait"] + parts["host"],
+                "mvms": int(parts["mvms"]), "steals": int(parts["steals"]),
+                "tile_mvm_energy_j": parts["tile_j"], "dram_bytes": parts["dram_bytes"],
+            })
+        return pd.DataFrame(rows)
+
+    @cached_property
+    def trace(self) -> pd.DataFrame:
+        """Busy intervals: one row per task on its core (``resource='core'``) and, for analog
+        tasks, on its tile (``resource='tile'``); absolute times in s."""
+        frames = []
+        tile_base = np.concatenate([[0], np.cumsum([len(o) for o in self.owners])])
+        for i, (s, t0) in enumerate(zip(self.schedules, self.layer_start)):
+            if len(s.tasks) == 0:
+                continue
+            off = 0.0 if self.dag else float(t0)
+            t = s.tasks
+            what = np.where(s.how == RAN_ANALOG, "analog",
+                            np.where(s.how == RAN_STOLEN_DIGITAL, "stolen-digital", "digital"))
+            core_end = np.where(s.how == RAN_STOLEN_DIGITAL, s.start + t.alt_s,
+                                np.where(s.how == RAN_ANALOG, s.start + t.core_s, s.end))
+            frames.append(pd.DataFrame({
+                "resource": "core", "id": s.ran_on, "layer": self.network.layers[i].name,
+                "task": np.arange(len(t)), "kind": what, "start_s": s.start + off,
+                "end_s": core_end + off}))
+            an = s.how == RAN_ANALOG
+            if an.any():
+                tile_ids = t.tile[an] if self.dag else t.tile[an] + tile_base[i]
+                frames.append(pd.DataFrame({
+                    "resource": "tile", "id": tile_ids, "layer": self.network.layers[i].name,
+                    "task": np.flatnonzero(an), "kind": "mvm",
+                    "start_s": s.end[an] - t.tile_s[an] + off, "end_s": s.end[an] + off}))
+        cols = ["resource", "id", "layer", "task", "kind", "start_s", "end_s"]
+        if not frames:
+            return pd.DataFrame(columns=cols)
+        return pd.concat(frames, ignore_index=True)[cols]
+
+    @cached_property
+    def cores(self) -> pd.DataFrame:
+        """One row per core: busy time by component, idle time, tasks run, steals, energy."""
+        p = self.system.cores
+        acc = {k: np.zeros(p) for k in ("digital", "analog", "steal")}
+        tasks, steals = np.zeros(p, np.int64), np.zeros(p, np.int64)
+        for s in self.schedules:
+            t = s.tasks
+            an = s.how == RAN_ANALOG
+            dur = np.where(s.how == RAN_STOLEN_DIGITAL, t.alt_s, t.core_s)
+            np.add.at(acc["digital"], s.ran_on[~an], dur[~an])
+            np.add.at(acc["analog"], s.ran_on[an], t.core_s[an])
+            moved = s.ran_on != t.core
+            np.add.at(steals, s.ran_on[moved], 1)
+            np.add.at(tasks, s.ran_on, 1)
+        acc["steal"] = steals * self.options.steal_latency_s
+        busy = acc["digital"] + acc["analog"] + acc["steal"]
+        idle = np.maximum(0.0, self.latency_s - busy)
+        cpu = self.system.cpu
+        return pd.DataFrame({
+            "core": np.arange(p), "busy_s": busy, "digital_s": acc["digital"],
+            "analog_s": acc["analog"], "steal_s": acc["steal"], "idle_s": idle,
+            "utilisation": busy / self.latency_s, "tasks": tasks, "steals": steals,
+            "tiles_owned": self.system.tiles_per_core() if self.system.coupling == "tight"
+            else np.zeros(p, np.int64),
+            "energy_j": busy * cpu.active_power_w + idle * cpu.idle_power_w})
+
+    @cached_property
+    def tiles(self) -> pd.DataFrame:
+        """One row per mapped tile: layer, owner core, cells used, MVMs run, busy time, energy."""
+        rows = []
+        gid = 0
+        for w, s, owners in zip(self.workload.layers, self.schedules, self.owners):
+            if w.mapping is None:
+                continue
+            mp, t = w.mapping, s.tasks
+            an = s.how == RAN_ANALOG
+            for j in range(len(owners)):
+                mine = an & (t.tile == j)
+                rows.append({
+                    "tile": gid, "layer": w.info.name, "owner_core": int(owners[j]),
+                    "rows_used": int(mp.tile_rows[j]), "cols_used": int(mp.tile_cols[j]),
+                    "utilisation": mp.tile_rows[j] * mp.tile_cols[j] / (mp.rows * mp.cols),
+                    "mvms": int(t.mvms[mine].sum()), "busy_s": float(t.tile_s[mine].sum()),
+                    "energy_j": float(t.energy_j[mine].sum())
+                    + self.system.tile.static_power_w * self.latency_s})
+                gid += 1
+        cols = ["tile", "layer", "owner_core", "rows_used", "cols_used", "utilisation", "mvms",
+                "busy_s", "energy_j"]
+        return pd.DataFrame(rows, columns=cols)
+
+
+# ------------------------------------------------------------------------------ entry point
+def _check_choice(what: str, value: str, choices) -> None:
+    if value not in choices:
+        raise AimcError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
+
+
+def _run(wl: Workload, hw: SystemConfig, units: np.ndarray, balancer: str,
+         opts: BalancerOptions, seed: int, dag: bool):
+    tiles_per_layer = [w.mapping.tiles_for(int(units[w.index])) if w.mapping else 0
+                       for w in wl.layers]
+    owners = place_tiles(hw, tiles_per_layer)
+    if dag:
+        scheds, release, end = dag_schedules(wl, hw, units, owners, balancer, opts, seed)
+        latency = float(end.max())
+    else:
+        scheds = barrier_schedules(wl, hw, units, owners, balancer, opts, seed)
+        mk = np.array([s.makespan for s in scheds])
+        end = np.cumsum(mk)
+        release = end - mk
+        latency = float(end[-1])
+    energy, bd = _energy(hw, latency, np.sum([s.vec for s in scheds], axis=0))
+    return owners, scheds, release, end, latency, energy, bd
+
+
+def simulate(net: Network | str, hw: SystemConfig | str = "alpine-tight", *,
+             allocation: str = "optimal", balancer: str = "static-balanced", seed: int = 0,
+             dag: bool = False, objective: str = "latency", victim: str = "random",
+             steal_latency_s: float = STEAL_LATENCY_S, tasks_per_core: int = TASKS_PER_CORE,
+             cores: int | None = None, tiles: int | None = None) -> SimResult:
+    """Simulate ``net`` on ``hw`` with the tiles allocated by ``allocation`` and the cores
+    balanced by ``balancer``.
+
+    Args:
+        net: a :class:`Network`, a zoo name or a path to an .onnx / .csv file.
+        hw: a :class:`SystemConfig` or a preset name / .toml path.
+        allocation: one of :data:`aimclib.allocation.ALLOCATIONS`.
+        balancer: ``static-even``, ``static-balanced`` or ``work-stealing``.
+        seed: seed of the work-stealing victim choice (results are identical for a seed).
+        dag: let independent branches overlap instead of a barrier after every layer.
+        objective: what ``optimal`` and ``greedy-benefit`` minimise: ``latency`` or ``energy``.
+        victim: work stealing's victim choice, ``random`` or ``most-loaded``.
+        steal_latency_s: time to steal one task (s).
+        tasks_per_core: chunks per core of each layer for work stealing.
+        cores, tiles: override the system's core and tile counts.
+    """
+    _check_choice("allocation", allocation, ALLOCATIONS)
+    _check_choice("balancer", balancer, BALANCERS)
+    _check_choice("objective", objective, OBJECTIVES)
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise AimcError(f"seed must be an integer >= 0, got {seed!r}")
+    net = load_network(net)
+    hw = hw if isinstance(hw, SystemConfig) else load_system(hw)
+    over = {k: v for k, v in (("cores", cores), ("tiles", tiles)) if v is not None}
+    if over:
+        hw = hw.replace(**over)
+    opts = BalancerOptions(victim, steal_latency_s, tasks_per_core)
+    wl = workload_for(net, hw)
+    mvm = [w for w in wl.layers if w.mapping is not None]
+    cost = None
+    if allocation in ("greedy-benefit", "optimal") and hw.tiles > 0:
+        cost = cost_table(wl, hw, opts, objective)
+    chosen = allocate(allocation, hw.tiles, [w.mapping.unit_tiles for w in mvm],
+                      [w.info.weights for w in mvm], [w.info.m for w in mvm], cost) \
+        if hw.tiles > 0 else np.zeros(len(mvm), np.int64)
+    units = np.zeros(len(wl.layers), np.int64)
+    for w, u in zip(mvm, chosen):
+        units[w.index] = u
+    owners, scheds, release, end, latency, energy, bd = _run(
+        wl, hw, units, balancer, opts, seed, dag)
+    memo = _schedule_cache(wl)
+    bkey = ("baseline", hw.cores, opts, dag)
+    if bkey not in memo:
+        memo[bkey] = _run(wl, hw.replace(tiles=0), np.zeros(len(wl.layers), np.int64),
+                          "static-balanced", opts, seed, dag)[4:]
+    b_lat, b_energy, b_bd = memo[bkey]
+    return SimResult(net, hw, allocation, balancer, int(seed), bool(dag), opts, wl, units,
+                     owners, scheds, release, end, latency, energy, bd, b_lat, b_energy, b_bd)
