@@ -15,8 +15,9 @@ MVM per output position). The balancers:
   (water-filling). Loose: digital and analog work dealt by longest-processing-time first
   with tile order rotated per core. In both, the static-even split is also scored and the
   better one kept, so static-balanced is never slower than static-even.
-* ``work-stealing``: the static-even split cut into ``tasks_per_core`` chunks per core, then
-  idle cores steal (:mod:`aimclib.engine`).
+* ``work-stealing``: the static-even split cut into ``tasks_per_core`` chunks per core (a
+  tight tile's stream into ``tasks_per_core x p`` chunks), then idle cores steal
+  (:mod:`aimclib.engine`).
 
 Tasks are returned as :class:`TaskSet` arrays, tiles numbered locally within the layer.
 """
@@ -136,8 +137,11 @@ def _even(b: _Builder, tight: bool, chunks: int) -> None:
     bound to their owner, so the digital chunks stay at the back where thieves take them)."""
     p, m = b.p, b.w.pixels
     if b.n_tiles and tight:
+        # a tile's stream is cut finer (chunks per core x cores) when stealing, so a thief
+        # can take a small piece of an over-full owner's stream to compute digitally
+        pieces = chunks * p if chunks > 1 else 1
         for t in range(b.n_tiles):
-            for part in _chunks(m, chunks):
+            for part in _chunks(m, pieces):
                 b.analog(int(b.owners[t]), t, int(part), KIND_TIGHT)
     elif b.n_tiles and m >= p:
         for c, rng in enumerate(split_sizes(m, -(-m // p))):

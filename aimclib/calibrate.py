@@ -13,14 +13,24 @@ Measured cycles (seconds x clock) are fitted to the model's equations with gathe
 requantisation left out (the kernels do neither). With ``L = simd_bits / mac_lane_bits`` lanes
 and one SIMD MAC instruction per cycle (``P = L``)::
 
-    gemm:       cycles / (m*k*L*ceil(n/L) / P) = a + b / k    ->  e = 1/a, k_half = b/a
+    gemm:       cycles / (m*k*n_v / P) = a (1 + k_half/k) (1 + n_half/n_v)  ->  e = 1/a
     depthwise:  cycles / (m*9*L*ceil(c/L) / P) = a            ->  e_dw = 1/a
     eltwise:    cycles / ops = a                              ->  eltwise_ops_per_cycle = 1/a
 
-(linear least squares on the ratios, i.e. on relative error). A GEMM efficiency above 1
-means the core issues more than one SIMD MAC per cycle: ``simd_issue_per_cycle`` becomes
-``ceil(1/a)`` and ``gemm_efficiency = 1 / (a * issue)``, which leaves ``P * e`` unchanged.
-Values outside a parameter's range are clipped and the clip is reported.
+with ``n_v = L*ceil(n/L)`` the outputs the vectors compute (least squares on the ratios, i.e.
+on relative error). The GEMM model is separable, a product of a term in ``k`` and a term in
+``n``; it is fitted by alternating least squares: with ``n_half`` held, the ratio is linear in
+``(a, a*k_half)``, with ``k_half`` held linear in ``(a, a*n_half)``; each step is an exact
+(``half >= 0``-constrained) least-squares solve, so the residual never grows, and the
+alternation stops when neither half moves. The same fit with ``n_half = 0`` (the model before
+the ``n`` term) is reported beside it as the "before" quality. A linear fit on
+``[1, 1/k, 1/n, 1/(k n)]`` would have a free cross term the model does not have; dropping it
+afterwards fits worse than the separable fit (on a Xeon host: R^2 0.979 against 0.986).
+
+A GEMM efficiency above 1 means the core issues more than one SIMD MAC per cycle:
+``simd_issue_per_cycle`` becomes ``ceil(1/a)`` and ``gemm_efficiency = 1 / (a * issue)``, which
+leaves ``P * e`` unchanged. Values outside a parameter's range are clipped and the clip is
+reported.
 
 The clock comes from ``/proc/cpuinfo`` ("cpu MHz"), else from cpufreq's maximum, else from a
 dependent add/xor chain assumed to retire one step per 2 cycles. The SIMD width comes from the
@@ -73,7 +83,7 @@ COLUMNS = ["kernel", "shape", "m", "k", "n", "g", "ops", "seconds"]
 ``ops`` (MACs, or scalar ops for eltwise) and the best time of one run (s)."""
 
 FITTED = ("clock_hz", "simd_bits", "mac_lane_bits", "simd_issue_per_cycle", "gemm_efficiency",
-          "gemm_k_half", "depthwise_efficiency", "eltwise_ops_per_cycle")
+          "gemm_k_half", "gemm_n_half", "depthwise_efficiency", "eltwise_ops_per_cycle")
 """The ``[cpu]`` parameters a calibration sets; the rest come from the base preset."""
 
 
@@ -304,22 +314,78 @@ def _r2(y: np.ndarray, fitted: np.ndarray) -> float:
     return 1.0 - float(((y - fitted) ** 2).sum()) / ss_tot if ss_tot > 0 else math.nan
 
 
+ALS_MAX_STEPS = 1000
+"""Most alternations of the separable GEMM fit (a well-spread grid converges in a few)."""
+
+ALS_TOLERANCE = 1e-12
+"""The alternation stops when neither half moves by more than this (relative)."""
+
+HALF_NOISE = 1e-9
+"""A half fitted below 0 by less than this (MACs or outputs) is rounding of an exact zero,
+not a clip worth reporting."""
+
+
+def _gemm_ratio(a: float, k_half: float, n_half: float, k: np.ndarray, n: np.ndarray
+                ) -> np.ndarray:
+    """The GEMM model's cycles per SIMD MAC instruction: ``a (1 + k_half/k)(1 + n_half/n)``
+    (``n``: the outputs the vectors compute, ``n_v`` of :mod:`aimclib.cpu`)."""
+    return a * (1.0 + k_half / k) * (1.0 + n_half / n)
+
+
+def _fit_half(ratio: np.ndarray, held: np.ndarray, x: np.ndarray) -> tuple[float, float, float]:
+    """Least squares of ``ratio = held * a * (1 + half * x)`` with ``half >= 0``.
+
+    Returns ``(a, half, unconstrained half)``; a negative unconstrained half is set to 0 and
+    ``a`` refitted alone (the constrained optimum of this convex problem lies on the bound).
+    """
+    (a, b), *_ = np.linalg.lstsq(np.column_stack([held, held * x]), ratio, rcond=None)
+    if a <= 0:
+        raise CalibrationError(f"GEMM fit gives {a:.3g} cycles per SIMD MAC instruction: the "
+                               f"times do not follow the model")
+    if b >= 0:
+        return float(a), float(b / a), float(b / a)
+    return float(held @ ratio / (held @ held)), 0.0, float(b / a)
+
+
+def _fit_gemm(ratio: np.ndarray, k: np.ndarray, n: np.ndarray, with_n: bool
+              ) -> tuple[float, float, float, dict]:
+    """Alternating least squares of ``ratio = a (1 + k_half/k)(1 + n_half/n)`` (``n``: the
+    outputs the vectors compute), halves >= 0 (``n_half = 0`` unless ``with_n``).
+
+    Returns ``(a, k_half, n_half, {half's name: its negative unconstrained value})``.
+    """
+    k_half = n_half = 0.0
+    wanted = {}
+    for _ in range(ALS_MAX_STEPS):
+        a, new_k, wanted["gemm_k_half"] = _fit_half(ratio, 1.0 + n_half / n, 1.0 / k)
+        new_n = 0.0
+        if with_n:
+            a, new_n, wanted["gemm_n_half"] = _fit_half(ratio, 1.0 + new_k / k, 1.0 / n)
+        moved = max(abs(new_k - k_half) / (1.0 + k_half), abs(new_n - n_half) / (1.0 + n_half))
+        k_half, n_half = new_k, new_n
+        if moved <= ALS_TOLERANCE:
+            break
+    return a, k_half, n_half, {key: v for key, v in wanted.items() if v < -HALF_NOISE}
+
+
 def fit(df: pd.DataFrame, clock_hz: float, simd_bits: int, lanes_bits: int = MAC_LANE_BITS
         ) -> dict:
     """Fit the digital model's efficiency parameters to measured times.
 
     Args:
-        df: :func:`measure`'s table (at least two GEMM fan-ins ``k``, one depthwise and one
-            eltwise row).
+        df: :func:`measure`'s table (GEMM rows with at least two fan-ins ``k`` and two output
+            counts ``n``, at least one depthwise and one eltwise row).
         clock_hz: the clock the times are converted to cycles with (Hz).
         simd_bits: SIMD register width (bit).
         lanes_bits: accumulator lane width of the GEMM and depthwise kernels (bit).
 
     Returns:
         ``{"params": {cpu field: value} (the :data:`FITTED` ones), "quality": {"gemm_r2",
-        "median_rel_err", "max_rel_err", and both per kernel as "<kernel>_median_rel_err" /
-        "<kernel>_max_rel_err"}, "clipped": [messages], "shapes": df with model_s and
-        rel_err (model / measured - 1)}``.
+        "gemm_r2_k_only" (the same fit without the n term: ``n_half = 0``), "median_rel_err",
+        "max_rel_err", and both per kernel as "<kernel>_median_rel_err" /
+        "<kernel>_max_rel_err"}, "clipped": [messages], "shapes": df with model_s, rel_err
+        (model / measured - 1) and rel_err_k_only (GEMM rows: rel_err of the fit without the
+        n term; NaN elsewhere)}``.
     """
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
@@ -344,26 +410,24 @@ def fit(df: pd.DataFrame, clock_hz: float, simd_bits: int, lanes_bits: int = MAC
     m, k, n, g = (df[c].to_numpy(float) for c in ("m", "k", "n", "g"))
     clipped = []
 
-    if len(np.unique(k[gm])) < 2:
-        raise CalibrationError("the GEMM fit needs shapes with at least two fan-ins k, got "
-                               f"{sorted(set(k[gm].astype(int)))}")
+    for name, values in (("fan-ins k", k[gm]), ("output counts n", n[gm])):
+        if len(np.unique(values)) < 2:
+            raise CalibrationError(f"the GEMM fit needs shapes with at least two {name}, got "
+                                   f"{sorted(set(values.astype(int)))}")
     # Vector MAC instructions at one per cycle (P = L): the ratio is cycles per instruction.
     vec_gemm = m * k * np.ceil(n / lanes)
     ratio = cycles[gm] / vec_gemm[gm]
-    design = np.column_stack([np.ones(gm.sum()), 1.0 / k[gm]])
-    (a, b), *_ = np.linalg.lstsq(design, ratio, rcond=None)
-    a, b = float(a), float(b)
-    if b < 0:
-        clipped.append(f"gemm_k_half fitted {b / a:.3g} < 0: set to 0 (a refit without it)")
-        a, b = float(ratio.mean()), 0.0
-    if a <= 0:
-        raise CalibrationError(f"GEMM fit gives {a:.3g} cycles per SIMD MAC instruction: the "
-                               f"times do not follow the model")
+    n_v = lanes * np.ceil(n[gm] / lanes)
+    a0, k_half0, _, _ = _fit_gemm(ratio, k[gm], n_v, with_n=False)
+    a, k_half, n_half, negative = _fit_gemm(ratio, k[gm], n_v, with_n=True)
+    clipped += [f"{key} fitted {value:.3g} < 0: set to 0 (the rest refitted without it)"
+                for key, value in negative.items()]
     issue = max(1, math.ceil(1.0 / a))
     peak = lanes * issue
     params = {"clock_hz": float(clock_hz), "simd_bits": int(simd_bits),
               "mac_lane_bits": int(lanes_bits), "simd_issue_per_cycle": float(issue),
-              "gemm_efficiency": 1.0 / (a * issue), "gemm_k_half": b / a}
+              "gemm_efficiency": 1.0 / (a * issue), "gemm_k_half": k_half,
+              "gemm_n_half": n_half}
 
     dw_base = m * k * lanes * np.ceil(g / lanes) / peak
     e_dw = 1.0 / float((cycles[dw] / dw_base[dw]).mean())
@@ -376,18 +440,21 @@ def fit(df: pd.DataFrame, clock_hz: float, simd_bits: int, lanes_bits: int = MAC
     params["eltwise_ops_per_cycle"] = 1.0 / float((cycles[el] / ops[el]).mean())
 
     model = np.empty_like(cycles)
-    model[gm] = (vec_gemm[gm] * lanes / (peak * params["gemm_efficiency"])
-                 * (1.0 + params["gemm_k_half"] / k[gm]))
+    fitted = _gemm_ratio(a, k_half, n_half, k[gm], n_v)
+    model[gm] = vec_gemm[gm] * fitted
     model[dw] = dw_base[dw] / e_dw
     model[el] = ops[el] / params["eltwise_ops_per_cycle"]
     rel = model / cycles - 1.0
-    quality = {"gemm_r2": _r2(ratio, model[gm] / vec_gemm[gm]),
+    fitted0 = _gemm_ratio(a0, k_half0, 0.0, k[gm], n_v)
+    rel0 = np.full_like(cycles, np.nan)
+    rel0[gm] = fitted0 / ratio - 1.0
+    quality = {"gemm_r2": _r2(ratio, fitted), "gemm_r2_k_only": _r2(ratio, fitted0),
                "median_rel_err": float(np.median(np.abs(rel))),
                "max_rel_err": float(np.abs(rel).max())}
     for name, mask in (("gemm", gm), ("depthwise", dw), ("eltwise", el)):
         quality[f"{name}_median_rel_err"] = float(np.median(np.abs(rel[mask])))
         quality[f"{name}_max_rel_err"] = float(np.abs(rel[mask]).max())
-    shapes = df.assign(model_s=model / clock_hz, rel_err=rel)
+    shapes = df.assign(model_s=model / clock_hz, rel_err=rel, rel_err_k_only=rel0)
     return {"params": params, "quality": quality, "clipped": clipped, "shapes": shapes}
 
 

@@ -11,9 +11,11 @@ Semantics (``docs/model.md`` has the full account):
   takes the *back* task of the victim's deque, paying ``steal_s`` first.
 * Task kinds: digital (any core, ``core_s``), tight analog (``owner`` core's tile; only the
   owner runs it on the tile, ``core_s``), loose analog (any core; the core is busy ``core_s``
-  for job set-up, host work and completion, the tile is busy ``tile_s`` from
-  ``max(start, tile free)`` and its transfers hold the shared bus for ``bus_s``; the task ends
-  when both the core part and the tile part have ended; the core is free after its part).
+  for job set-up, host work and completion and is free after that; the tile is busy
+  ``tile_s`` from ``max(start, tile free)``; the shared bus serves transfers first come first
+  served from their issue time, ``bus free = max(bus free, start) + bus_s``; the task ends at
+  ``max(start + core_s, tile start + tile_s, bus free)``). The core's part overlaps the tile's:
+  a job's completion is not added after the tile's work (a chunk of many MVMs hides it).
 * Tight rule for a stolen analog task: the thief computes it digitally (``alt_s``) when that
   finishes sooner than the owner could, i.e. ``now + steal_s + alt_s`` < owner's free time +
   the owner's remaining queued work; otherwise it does not take it (and tries no other task).
@@ -198,9 +200,8 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
                 core_free[c] = t0 + task_core_s[i]
                 tl = task_tile[i]
                 ts = max(t0, tile_free[tl])
-                bs = max(ts, bus_free)
-                bus_free = bs + task_bus_s[i]
-                te = max(ts + task_tile_s[i], bs + task_bus_s[i])
+                bus_free = max(bus_free, t0) + task_bus_s[i]
+                te = max(ts + task_tile_s[i], bus_free)
                 tile_free[tl] = te
                 end[i] = max(core_free[c], te)
             else:

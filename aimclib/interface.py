@@ -72,11 +72,12 @@ class MvmCost:
 
         Tight: the owning core does everything in sequence. Jobs: the tile works through
         the transfers and MVMs back to back, plus one job's set-up and completion that
-        cannot overlap the tile's work.
+        cannot overlap the tile's work (the cores serving the jobs are not the limit here:
+        any core may serve any job).
         """
         if self.job_s == 0.0:
             return m * self.core_s
-        return np.maximum(m * self.tile_s + self.job_s, self.chunk_core_s(m))
+        return np.where(np.asarray(m) > 0, m * self.tile_s + self.job_s, 0.0)
 
 
 class Interface(ABC):
@@ -86,20 +87,23 @@ class Interface(ABC):
     shared: ClassVar[bool]
     """True when any core can use any tile (one pool); False when tiles are private."""
 
-    def host_seconds(self, sys: SystemConfig, rows, cols, row_block) -> np.ndarray:
+    def host_seconds(self, sys: SystemConfig, rows, cols, row_block, bias: bool = False
+                     ) -> np.ndarray:
         """The core's own work around one MVM (s): gather ``rows`` input bytes, quantise them,
-        dequantise ``cols`` outputs and, for row blocks after the first, add partial sums."""
+        dequantise ``cols`` outputs and, for row blocks after the first, add partial sums; the
+        first row block also adds the bias when the layer has one."""
         cpu, host = sys.cpu, sys.host
         rows = np.asarray(rows, dtype=np.float64)
         cols = np.asarray(cols, dtype=np.float64)
         later = (np.asarray(row_block) > 0).astype(np.float64)
-        ops = (host.quantize_ops_per_input * rows
-               + (host.dequant_ops_per_output + host.psum_ops_per_output * later) * cols)
+        per_col = (host.dequant_ops_per_output + host.psum_ops_per_output * later
+                   + (1.0 - later) * float(bias))
+        ops = host.quantize_ops_per_input * rows + per_col * cols
         cycles = rows / cpu.gather_bytes_per_cycle + ops / cpu.eltwise_ops_per_cycle
         return cycles / cpu.clock_hz
 
     @abstractmethod
-    def mvm_cost(self, sys: SystemConfig, rows, cols, row_block) -> MvmCost:
+    def mvm_cost(self, sys: SystemConfig, rows, cols, row_block, bias: bool = False) -> MvmCost:
         """Costs of one MVM on each tile using ``rows`` x ``cols`` cells (arrays)."""
 
 
@@ -109,7 +113,7 @@ class TightInterface(Interface):
     name = "tight"
     shared = False
 
-    def mvm_cost(self, sys: SystemConfig, rows, cols, row_block) -> MvmCost:
+    def mvm_cost(self, sys: SystemConfig, rows, cols, row_block, bias: bool = False) -> MvmCost:
         t, f = sys.tight, sys.cpu.clock_hz
         rows = np.asarray(rows, dtype=np.float64)
         cols = np.asarray(cols, dtype=np.float64)
@@ -117,7 +121,7 @@ class TightInterface(Interface):
                  + np.ceil(cols / t.transfer_bytes) * t.dequeue_cycles) / f
         # cmprocess blocks the in-order core; the stated 200 cycles equal the tile's latency.
         stall = np.full_like(rows, max(t.process_cycles / f, sys.tile.mvm_latency_s))
-        host = self.host_seconds(sys, rows, cols, row_block)
+        host = self.host_seconds(sys, rows, cols, row_block, bias)
         return MvmCost(iface_s=iface, stall_s=stall, host_s=host,
                        tile_s=iface + stall, bus_bytes=np.zeros_like(rows),
                        energy_j=sys.tile.mvm_energy_j(rows, cols))
@@ -135,7 +139,7 @@ class LooseInterface(Interface):
         return (lo.dma_register_writes * lo.dma_register_latency_s
                 + (lo.dma_driver_cycles + lo.completion_cycles) / f)
 
-    def mvm_cost(self, sys: SystemConfig, rows, cols, row_block) -> MvmCost:
+    def mvm_cost(self, sys: SystemConfig, rows, cols, row_block, bias: bool = False) -> MvmCost:
         lo = sys.loose
         rows = np.asarray(rows, dtype=np.float64)
         cols = np.asarray(cols, dtype=np.float64)
@@ -143,7 +147,7 @@ class LooseInterface(Interface):
         out_bytes = cols * sys.tile.output_bits / 8
         # No double buffering is assumed: the tile moves a vector in, computes, moves it out.
         tile = (in_bytes + out_bytes) / lo.link_bandwidth_bps + sys.tile.mvm_latency_s
-        host = self.host_seconds(sys, rows, cols, row_block)
+        host = self.host_seconds(sys, rows, cols, row_block, bias)
         return MvmCost(iface_s=np.zeros_like(rows), stall_s=np.zeros_like(rows), host_s=host,
                        tile_s=tile, bus_bytes=in_bytes + out_bytes,
                        energy_j=sys.tile.mvm_energy_j(rows, cols),

@@ -109,8 +109,8 @@ class LayerMapping:
     def partial(self, units: int) -> PartialMapping:
         """The layer with its first ``units`` units on tiles and the rest digital."""
         if not 0 <= units <= self.n_units:
-            raise ValueError(f"layer {self.name!r}: units must be in [0, {self.n_units}], "
-                             f"got {units}")
+            raise ParameterError(f"layer {self.name!r}: units must be in [0, {self.n_units}], "
+                                 f"got {units}")
         return PartialMapping(self, units)
 
     def units_within(self, tiles: int) -> int:
@@ -154,25 +154,29 @@ class PartialMapping:
         """Output channels left to the digital GEMM."""
         return int(self.mapping.unit_outputs[self.units:].sum())
 
-    def digital_gemm(self) -> tuple[int, int, int, int]:
-        """GEMM view ``(m, k, n, g)`` of the digital remainder (``n = 0`` when none is left).
+    def digital_pieces(self) -> list[tuple[int, int]]:
+        """The digital remainder as GEMM pieces ``(n, g)``, each ``g`` groups of ``m x k x n``.
 
-        Packed layers keep whole groups digital (``g`` groups of ``k x n``); others leave
-        ``n`` output columns of one ``k``-deep GEMM per group.
+        Packed layers leave whole groups: one piece ``(n, groups left)``. Otherwise each group
+        with unmapped column blocks leaves one piece ``(its unmapped outputs, 1)``.
         """
         mp = self.mapping
-        rest = self.digital_outputs
-        if rest == 0:
-            return (mp.m, mp.k, 0, 0)
+        if self.digital_outputs == 0:
+            return []
         if mp.packed:
-            return (mp.m, mp.k, mp.n, rest // mp.n)
-        return (mp.m, mp.k, rest, 1)
+            return [(mp.n, self.digital_outputs // mp.n)]
+        per_group = len(mp.unit_tiles) // mp.g
+        left = np.zeros(mp.g, np.int64)
+        np.add.at(left, np.arange(self.units, mp.n_units) // per_group,
+                  mp.unit_outputs[self.units:])
+        return [(int(n), 1) for n in left if n > 0]
 
 
 def map_layer(info: LayerInfo, rows: int, cols: int) -> LayerMapping:
     """All tiles a conv/linear layer needs on ``rows x cols`` tiles, as mappable units."""
     if not info.layer.is_mvm:
-        raise ValueError(f"layer {info.name!r} ({info.kind}) has no weights to map")
+        raise ParameterError(f"layer {info.name!r} ({info.kind}) has no weights to map; "
+                             f"only conv and linear layers map onto tiles")
     m, k, n, g = info.m, info.k, info.n, info.g
     gpt = groups_per_tile(k, n, rows, cols) if g > 1 else 0
     if gpt:

@@ -272,7 +272,7 @@ def _parts(wl: Workload, i: int, units: int, tasks: TaskSet, ran_on: np.ndarray,
         float(w.digital_dram_bytes[units]) + stolen_weights], dtype=np.float64)
 
 
-def _energy(hw: SystemConfig, latency: float, vec: np.ndarray) -> tuple[float, dict]:
+def energy_breakdown(hw: SystemConfig, latency: float, vec: np.ndarray) -> tuple[float, dict]:
     """Total energy (J) and the breakdown ``component -> {seconds, joules}`` from summed
     :data:`PARTS` totals."""
     cpu = hw.cpu
@@ -330,7 +330,7 @@ def _cost_tables(wl: Workload, hw: SystemConfig, opts: BalancerOptions
         best = [min((cache[k] for k in keys[(w.index, u)]), key=lambda s: s.makespan)
                 for u in range(w.n_units + 1)]
         latency.append(np.array([s.makespan for s in best]))
-        energy.append(np.array([_energy(no_static, s.makespan, s.vec)[0] for s in best]))
+        energy.append(np.array([energy_breakdown(no_static, s.makespan, s.vec)[0] for s in best]))
     return latency, energy
 
 
@@ -393,6 +393,13 @@ class SimResult:
         total = self.network.mvm_weights
         return sum(m[3] for m in self._mapped) / total if total else 0.0
 
+    @property
+    def mac_coverage(self) -> float:
+        """Share of the network's conv/linear MACs whose MVMs run on tiles (0..1)."""
+        total = self.network.macs
+        on = sum(w.info.m * m[3] for w, m in zip(self.workload.layers, self._mapped))
+        return on / total if total else 0.0
+
     def summary(self) -> dict:
         """The scalar results as a JSON-friendly dict (the ``aimc simulate --json`` contract)."""
         return {
@@ -404,7 +411,7 @@ class SimResult:
             "baseline_latency_s": self.baseline_latency_s,
             "baseline_energy_j": self.baseline_energy_j, "speedup": self.speedup,
             "energy_gain": self.energy_gain, "coverage": self.coverage,
-            "tiles_used": self.tiles_used,
+            "mac_coverage": self.mac_coverage, "tiles_used": self.tiles_used,
             "breakdown": self.breakdown,
         }
 
@@ -532,8 +539,64 @@ def _run(wl: Workload, hw: SystemConfig, units: np.ndarray, balancer: str,
         end = np.cumsum(mk)
         release = end - mk
         latency = float(end[-1])
-    energy, bd = _energy(hw, latency, np.sum([s.vec for s in scheds], axis=0))
+    energy, bd = energy_breakdown(hw, latency, np.sum([s.vec for s in scheds], axis=0))
     return owners, scheds, release, end, latency, energy, bd
+
+
+def allocate_units(wl: Workload, hw: SystemConfig, allocation: str, objective: str = "latency",
+                   opts: BalancerOptions | None = None) -> np.ndarray:
+    """Units mapped per layer (0 for non-MVM layers) under ``hw.tiles`` tiles."""
+    opts = opts or BalancerOptions()
+    mvm = [w for w in wl.layers if w.mapping is not None]
+    units = np.zeros(len(wl.layers), np.int64)
+    if hw.tiles == 0 or not mvm:
+        return units
+    cost = cost_table(wl, hw, opts, objective) \
+        if allocation in ("greedy-benefit", "optimal") else None
+    chosen = allocate(allocation, hw.tiles, [w.mapping.unit_tiles for w in mvm],
+                      [w.info.weights for w in mvm], [w.info.m for w in mvm], cost)
+    for w, u in zip(mvm, chosen):
+        units[w.index] = u
+    return units
+
+
+def coverage_of(wl: Workload, units: np.ndarray) -> float:
+    """Share of the network's MVM weights that ``units`` put on tiles."""
+    total = sum(w.info.weights for w in wl.layers)
+    covered = sum(w.mapping.partial(int(units[w.index])).weights_covered
+                  for w in wl.layers if w.mapping is not None)
+    return covered / total if total else 0.0
+
+
+def tiles_for_coverage(net: Network | str, hw: SystemConfig | str, coverage: float,
+                       allocation: str = "optimal", objective: str = "latency") -> int:
+    """The tile budget whose allocation's coverage is nearest ``coverage`` (0..1).
+
+    Coverage grows with the budget but not strictly (a latency-optimal allocation may leave
+    tiles unused), so the search brackets the target by doubling, bisects, then checks the
+    neighbours of the bracket and keeps the budget whose coverage is nearest (the smaller one
+    on ties).
+    """
+    if not 0.0 <= coverage <= 1.0:
+        raise AimcError(f"coverage must be in [0, 1], got {coverage!r}")
+    _check_choice("allocation", allocation, ALLOCATIONS)
+    net = load_network(net)
+    hw = hw if isinstance(hw, SystemConfig) else load_system(hw)
+    wl = workload_for(net, hw)
+    need = sum(w.mapping.tiles_full for w in wl.layers if w.mapping is not None)
+
+    def cov(t: int) -> float:
+        return coverage_of(wl, allocate_units(wl, hw.replace(tiles=t), allocation, objective))
+
+    lo, hi = 0, max(1, need)
+    while lo + 1 < hi:
+        mid = (lo + hi) // 2
+        if cov(mid) < coverage:
+            lo = mid
+        else:
+            hi = mid
+    cands = sorted({max(0, lo - 1), lo, hi, min(need, hi + 1)})
+    return min(cands, key=lambda t: (abs(cov(t) - coverage), t))
 
 
 def simulate(net: Network | str, hw: SystemConfig | str = "alpine-tight", *,
@@ -569,16 +632,7 @@ def simulate(net: Network | str, hw: SystemConfig | str = "alpine-tight", *,
         hw = hw.replace(**over)
     opts = BalancerOptions(victim, steal_latency_s, tasks_per_core)
     wl = workload_for(net, hw)
-    mvm = [w for w in wl.layers if w.mapping is not None]
-    cost = None
-    if allocation in ("greedy-benefit", "optimal") and hw.tiles > 0:
-        cost = cost_table(wl, hw, opts, objective)
-    chosen = allocate(allocation, hw.tiles, [w.mapping.unit_tiles for w in mvm],
-                      [w.info.weights for w in mvm], [w.info.m for w in mvm], cost) \
-        if hw.tiles > 0 else np.zeros(len(mvm), np.int64)
-    units = np.zeros(len(wl.layers), np.int64)
-    for w, u in zip(mvm, chosen):
-        units[w.index] = u
+    units = allocate_units(wl, hw, allocation, objective, opts)
     owners, scheds, release, end, latency, energy, bd = _run(
         wl, hw, units, balancer, opts, seed, dag)
     memo = _schedule_cache(wl)

@@ -64,6 +64,9 @@ class CpuConfig:
     gemm_k_half: float = _p(
         "MAC", "fan-in K at which per-output loop overhead equals the MAC time: "
         "efficiency scales by K / (K + k_half)")
+    gemm_n_half: float = _p(
+        "output", "outputs n at which per-(row, k) overhead equals the MAC time: "
+        "efficiency scales by n / (n + n_half), n rounded up to whole vectors")
     depthwise_efficiency: float = _p(
         "1", "fraction of peak a depthwise conv sustains (vectorised over channels)", 0, True, 1.0)
     eltwise_ops_per_cycle: float = _p(

@@ -63,9 +63,11 @@ class LayerWork:
 
 @dataclass(frozen=True, eq=False)
 class Workload:
-    """Every layer's :class:`LayerWork` for one network on one system (any tile count)."""
+    """Every layer's :class:`LayerWork` for one network on one system (any tile count).
 
-    network: Network
+    ``network`` is None for a lone layer (:func:`aimclib.layercost.layer_cost`)."""
+
+    network: Network | None
     system: SystemConfig
     layers: tuple[LayerWork, ...]
 
@@ -74,7 +76,8 @@ class Workload:
         return tuple(w for w in self.layers if w.mapping is not None)
 
 
-def _layer_work(index: int, info: LayerInfo, sys: SystemConfig) -> LayerWork:
+def layer_work(index: int, info: LayerInfo, sys: SystemConfig) -> LayerWork:
+    """The :class:`LayerWork` of one layer (``index``: its position in the network)."""
     cpu, f = sys.cpu, sys.cpu.clock_hz
     in_b, out_b = info.in_bytes(8), info.out_bytes(8)
     act = in_b + out_b
@@ -87,26 +90,31 @@ def _layer_work(index: int, info: LayerInfo, sys: SystemConfig) -> LayerWork:
                          act_dram, act_l2, None, None)
     mp = map_layer(info, sys.tile.rows, sys.tile.cols)
     gather = info.layer.kind == "conv" and info.layer.kernel != (1, 1)
-    cum = np.concatenate([[0], np.cumsum(mp.unit_outputs)])
-    rest = cum[-1] - cum  # outputs left digital with u = 0..n_units units mapped
-    if mp.packed:
-        dk, dn, dg = mp.k, np.full_like(rest, mp.n), rest // mp.n
-    else:
-        dk, dn, dg = mp.k, rest, np.where(rest > 0, 1, 0)
-    px = gemm_cycles(cpu, sys.host, 1, dk, dn, dg, gather) / f
-    weights_rest = dk * dn * dg
-    dram = weights_rest.astype(np.float64) + act_dram
-    mvm = interface_for(sys).mvm_cost(sys, mp.tile_rows, mp.tile_cols, mp.tile_row_block)
+    dw = mp.n == 1 and mp.g > 1  # a depthwise layer stays depthwise in every piece
+    bias = info.layer.bias
+    px = np.empty(mp.n_units + 1)
+    dram = np.empty(mp.n_units + 1)
+    for u in range(mp.n_units + 1):
+        part = mp.partial(u)
+        pieces = part.digital_pieces()
+        n = np.array([pc[0] for pc in pieces], np.float64)
+        g = np.array([pc[1] for pc in pieces], np.float64)
+        cycles = float(gemm_cycles(cpu, sys.host, 1, mp.k, n, g, gather, dw).sum())
+        # the bias add of every digital output (batch-norm layers are costed on their own)
+        cycles += float(eltwise_cycles(cpu, part.digital_outputs * bias))
+        px[u] = cycles / f
+        dram[u] = float(mp.k * part.digital_outputs) + act_dram  # int8 weights left digital
+    mvm = interface_for(sys).mvm_cost(sys, mp.tile_rows, mp.tile_cols, mp.tile_row_block, bias)
     # digital alternative of each tile's block: its rows x cols (or its packed groups)
     if mp.packed:
-        groups = mp.tile_cols // mp.n
-        alt = gemm_cycles(cpu, sys.host, 1, mp.k, mp.n, groups, gather) / f
+        alt = gemm_cycles(cpu, sys.host, 1, mp.k, mp.n, mp.tile_cols // mp.n, gather, dw) / f
     else:
-        alt = gemm_cycles(cpu, sys.host, 1, mp.tile_rows, mp.tile_cols, 1, gather) / f
-    return LayerWork(index, info, mp.m, mp, np.asarray(px, dtype=np.float64), dram, act_dram,
-                     act_l2, mvm, np.asarray(alt, dtype=np.float64))
+        alt = gemm_cycles(cpu, sys.host, 1, mp.tile_rows, mp.tile_cols, 1, gather, dw) / f
+    alt = alt + eltwise_cycles(cpu, mp.tile_cols * bias * (mp.tile_row_block == 0)) / f
+    return LayerWork(index, info, mp.m, mp, px, dram, act_dram, act_l2, mvm,
+                     np.asarray(alt, dtype=np.float64))
 
 
 def build_workload(net: Network, sys: SystemConfig) -> Workload:
     """Precompute every layer's costs for ``net`` on ``sys`` (tile count not used)."""
-    return Workload(net, sys, tuple(_layer_work(i, info, sys) for i, info in enumerate(net)))
+    return Workload(net, sys, tuple(layer_work(i, info, sys) for i, info in enumerate(net)))

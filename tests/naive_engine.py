@@ -17,10 +17,10 @@ Written from the semantics in the ``aimclib.engine`` docstring, not from the ker
   would end it: the owner finishes it after its current task (or now, if idle) plus all its
   queued work, which includes the stolen task as the deque's last. Otherwise the thief takes
   nothing at this instant.
-* A loose analog task keeps the core for ``core_s``; its tile starts at the later of the task's
-  start and the tile being free, its bus transfer starts when the tile starts and the bus is
-  free and holds the bus ``bus_s``; the tile is held until both its MVMs (``tile_s``) and the
-  transfer are done, and the task ends when the core part and the tile part have both ended.
+* A loose analog task keeps the core for ``core_s`` from its start; its tile is busy ``tile_s``
+  from the later of the task's start and the tile being free; its transfers are queued on the
+  shared bus first come first served from the task's start and hold it ``bus_s``; the task
+  ends when the core part, the tile part and the transfers have all ended.
 * Barrier mode reseeds the generator with ``seed + layer`` when a layer is released.
 
 Durations in the tests are dyadic rationals, so every sum is exact and decisions that compare
@@ -133,10 +133,9 @@ def simulate(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile
             elif kind[i] == LOOSE:
                 core_free[c] = t0 + core_s[i]
                 tile_start = max(t0, tile_free[tile[i]])
-                bus_start = max(tile_start, bus_free)
-                bus_free = bus_start + bus_s[i]
-                tile_free[tile[i]] = max(tile_start + tile_s[i], bus_start + bus_s[i])
-                end[i] = max(core_free[c], tile_free[tile[i]])
+                tile_free[tile[i]] = tile_start + tile_s[i]
+                bus_free = max(bus_free, t0) + bus_s[i]
+                end[i] = max(core_free[c], tile_free[tile[i]], bus_free)
             else:
                 core_free[c] = end[i] = t0 + core_s[i]
         return started
@@ -162,10 +161,11 @@ def simulate(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile
             arr(release), arr(layer_end))
 
 
-def simulate_barrier(task_kind, task_core, task_tile, task_core_s, task_tile_s, task_bus_s,
+def simulate_barrier(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile_s, task_bus_s,
                      task_alt_s, layer_task_ptr, n_cores, n_tiles, steal, steal_s, victim, seeds):
     """Reference of :func:`aimclib.engine.simulate_barrier_kernel`: every layer alone from
-    t = 0 with seed ``seeds[layer]``; returns ``(start, end, core, how, makespan)``."""
+    t = 0 with seed ``seeds[layer]`` (``task_layer`` is not used: ``layer_task_ptr`` groups the
+    tasks); returns ``(start, end, core, how, makespan)``."""
     outs = [[], [], [], []]
     makespan = []
     for lay in range(len(layer_task_ptr) - 1):
@@ -173,7 +173,7 @@ def simulate_barrier(task_kind, task_core, task_tile, task_core_s, task_tile_s, 
         s, e, r, h, _, le = simulate(
             np.zeros(b - a, np.int64), task_kind[a:b], task_core[a:b], task_tile[a:b],
             task_core_s[a:b], task_tile_s[a:b], task_bus_s[a:b], task_alt_s[a:b],
-            np.array([0, b - a]), np.array([0]), np.array([], np.int64), n_cores, n_tiles,
+            np.array([0, b - a]), np.array([0, 0]), np.array([], np.int64), n_cores, n_tiles,
             steal, steal_s, victim, int(seeds[lay]), True)
         for out, x in zip(outs, (s, e, r, h)):
             out.append(x)

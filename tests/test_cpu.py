@@ -1,7 +1,9 @@
 """The digital cycle model of one core, checked by hand against aimclib/cpu.py's equations.
 
 alpine-tight: lanes L = 128 / 16 = 8, peak P = 8 MAC/cycle, e_gemm = 0.5, k_half = 16,
-e_dw = 0.25, 4 element-wise ops/cycle, gather 8 B/cycle, dequant 2 ops/output.
+n_half = 8, e_dw = 0.25, 4 element-wise ops/cycle, gather 8 B/cycle, dequant 2 ops/output.
+GEMM: n_v = L * ceil(n / L), e = e_gemm * k / (k + k_half) * n_v / (n_v + n_half),
+mac = m * g * k * n_v / (P * e).
 """
 
 import math
@@ -20,43 +22,53 @@ CPU, HOST = SYS.cpu, SYS.host
 # A second configuration that moves every kernel parameter: 256-bit SIMD with 8-bit lanes
 # (L = 32), 2 issues (P = 64), other efficiencies and rates.
 SYS2 = load_system(cpu__simd_bits=256, cpu__mac_lane_bits=8, cpu__simd_issue_per_cycle=2,
-                   cpu__gemm_efficiency=0.8, cpu__gemm_k_half=4, cpu__depthwise_efficiency=0.5,
-                   cpu__eltwise_ops_per_cycle=16, cpu__gather_bytes_per_cycle=32,
-                   host__dequant_ops_per_output=3)
+                   cpu__gemm_efficiency=0.8, cpu__gemm_k_half=4, cpu__gemm_n_half=16,
+                   cpu__depthwise_efficiency=0.5, cpu__eltwise_ops_per_cycle=16,
+                   cpu__gather_bytes_per_cycle=32, host__dequant_ops_per_output=3)
 
 
-def cycles(m, k, n, g, gather, sys=SYS):
-    return float(gemm_cycles(sys.cpu, sys.host, m, k, n, g, gather))
+def cycles(m, k, n, g, gather, sys=SYS, depthwise=False):
+    return float(gemm_cycles(sys.cpu, sys.host, m, k, n, g, gather, depthwise))
 
 
 def test_params_row():
     row = cpu_params(CPU, HOST)
     assert row.shape == (N_PARAMS,)
-    assert row.tolist() == [8, 8, 0.5, 16, 0.25, 4, 8, 2]
-    assert cpu_params(SYS2.cpu, SYS2.host).tolist() == [32, 64, 0.8, 4, 0.5, 16, 32, 3]
+    assert row.tolist() == [8, 8, 0.5, 16, 8, 0.25, 4, 8, 2]
+    assert cpu_params(SYS2.cpu, SYS2.host).tolist() == [32, 64, 0.8, 4, 16, 0.5, 16, 32, 3]
 
 
 def test_dense_gemm_256x256():
-    # m=10, k=256, n=256: mac = 10*256*8*ceil(256/8) / (8 * 0.5 * 256/(256+16))
-    #   = 655360 / (4 * 256/272) = 655360 * 272 / 1024 = 174080
-    # out = 10*256*2/4 = 1280 -> 175360; im2col adds 10*256/8 = 320 -> 175680
-    assert cycles(10, 256, 256, 1, False) == pytest.approx(175360, rel=1e-12)
-    assert cycles(10, 256, 256, 1, True) == pytest.approx(175680, rel=1e-12)
+    # m=10, k=256, n=256: n_v = 256, e = 0.5 * 256/272 * 256/264
+    # mac = 10*256*256 / (8 * e) = 655360 * 272 * 264 / (4 * 256 * 256) = 10*272*264/4 = 179520
+    # out = 10*256*2/4 = 1280 -> 180800; im2col adds 10*256/8 = 320 -> 181120
+    assert cycles(10, 256, 256, 1, False) == pytest.approx(180800, rel=1e-12)
+    assert cycles(10, 256, 256, 1, True) == pytest.approx(181120, rel=1e-12)
 
 
 def test_dense_gemm_partial_vector():
-    # m=1, k=64, n=10: ceil(10/8) = 2 vectors, mac = 64*8*2 / (4 * 64/80) = 1024 / 3.2 = 320
-    # out = 10 * 2 / 4 = 5 -> 325 (the idle 6 lanes of the 2nd vector are charged)
-    assert cycles(1, 64, 10, 1, False) == pytest.approx(325, rel=1e-12)
-    # n = 16 costs the same MAC time as n = 10, only the outputs differ: 320 + 8 = 328
-    assert cycles(1, 64, 16, 1, False) == pytest.approx(328, rel=1e-12)
+    # m=1, k=64, n=10: n_v = 8*ceil(10/8) = 16, e = 0.5 * 64/80 * 16/24 = 0.8/3
+    # mac = 64*16 / (8 * 0.8/3) = 1024 * 3 / 6.4 = 480; out = 10*2/4 = 5 -> 485
+    # (the idle 6 lanes of the 2nd vector are charged)
+    assert cycles(1, 64, 10, 1, False) == pytest.approx(485, rel=1e-12)
+    # n = 16 costs the same MAC time as n = 10 (same two vectors, same per-(row, k) overhead),
+    # only the outputs differ: 480 + 16*2/4 = 488
+    assert cycles(1, 64, 16, 1, False) == pytest.approx(488, rel=1e-12)
+
+
+def test_n_half_halves_the_efficiency_at_n_half_outputs():
+    # m=1, k=16, n=8 = n_half: e = 0.5 * 16/32 * 8/16 = 0.125, mac = 16*8 / (8*0.125) = 128,
+    # out = 8*2/4 = 4 -> 132. Without the n term e = 0.25: mac = 64, out 4 -> 68.
+    assert cycles(1, 16, 8, 1, False) == pytest.approx(132, rel=1e-12)
+    no_n = load_system(cpu__gemm_n_half=0)
+    assert cycles(1, 16, 8, 1, False, no_n) == pytest.approx(68, rel=1e-12)
 
 
 def test_grouped_gemm():
-    # m=4, k=16, n=8, g=4: mac = 4*4*16*8*1 / (4 * 16/32) = 2048 / 2 = 1024
-    # gather = 4*4*16/8 = 32; out = 4*4*8*2/4 = 64 -> 1120
-    assert cycles(4, 16, 8, 4, True) == pytest.approx(1120, rel=1e-12)
-    assert cycles(4, 16, 8, 4, False) == pytest.approx(1088, rel=1e-12)
+    # m=4, k=16, n=8, g=4: n_v = 8, e = 0.5 * 16/32 * 8/16 = 0.125
+    # mac = 4*4*16*8 / (8 * 0.125) = 2048; gather = 4*4*16/8 = 32; out = 4*4*8*2/4 = 64
+    assert cycles(4, 16, 8, 4, True) == pytest.approx(2144, rel=1e-12)
+    assert cycles(4, 16, 8, 4, False) == pytest.approx(2112, rel=1e-12)
 
 
 def test_depthwise():
@@ -69,10 +81,10 @@ def test_depthwise():
 
 
 def test_second_config_by_hand():
-    # SYS2: L=32, P=64, e=0.8, k_half=4, e_dw=0.5, 16 ops/cycle, 32 B/cycle, 3 ops/output
-    # dense m=2, k=12, n=40: mac = 2*12*32*ceil(40/32) / (64 * 0.8 * 12/16)
-    #   = 2*12*32*2 / 38.4 = 1536 / 38.4 = 40; gather 2*12/32 = 0.75; out 2*40*3/16 = 15
-    assert cycles(2, 12, 40, 1, True, SYS2) == pytest.approx(55.75, rel=1e-12)
+    # SYS2: L=32, P=64, e=0.8, k_half=4, n_half=16, e_dw=0.5, 16 ops/cycle, 32 B/cycle,
+    # 3 ops/output. Dense m=2, k=12, n=40: n_v = 32*2 = 64, e = 0.8 * 12/16 * 64/80 = 0.48
+    # mac = 2*12*64 / (64 * 0.48) = 1536 / 30.72 = 50; gather 2*12/32 = 0.75; out 2*40*3/16 = 15
+    assert cycles(2, 12, 40, 1, True, SYS2) == pytest.approx(65.75, rel=1e-12)
     # depthwise m=3, k=9, g=40: 3*9*32*2 / (64*0.5) = 1728 / 32 = 54; out 3*40*3/16 = 22.5
     assert cycles(3, 9, 1, 40, True, SYS2) == pytest.approx(76.5, rel=1e-12)
 
@@ -89,60 +101,81 @@ def test_vectorised_call_equals_scalar_calls():
     n = np.array([[256, 1], [64, 64]])
     g = np.array([[1, 32], [1, 1]])
     gather = np.array([[False, True], [True, True]])
-    out = gemm_cycles(CPU, HOST, m, k, n, g, gather)
+    dw = np.array([[False, True], [False, True]])
+    out = gemm_cycles(CPU, HOST, m, k, n, g, gather, dw)
     assert out.shape == (2, 2)
     for idx in np.ndindex(2, 2):
-        assert out[idx] == cycles(m[idx], k[idx], n[idx], g[idx], gather[idx])
-    # broadcasting a scalar against an array
+        assert out[idx] == cycles(m[idx], k[idx], n[idx], g[idx], gather[idx],
+                                  depthwise=dw[idx])
+    # the depthwise flag only matters for one output per group: 3136x27x64 is a GEMM either way
+    assert out[1, 1] == cycles(3136, 27, 64, 1, True)
+    # broadcasting a scalar against an array: m=1, k=n=256 is 179520/10 = 17952 MAC cycles
+    # + 256*2/4 = 128 output cycles = 18080, times m
     row = gemm_cycles(CPU, HOST, [1, 2, 4], 256, 256, 1, False)
-    assert row.tolist() == pytest.approx([17536, 35072, 70144], rel=1e-12)
+    assert row.tolist() == pytest.approx([18080, 36160, 72320], rel=1e-12)
 
 
-def _reference(m, k, n, g, gather, sys):
+def _reference(m, k, n, g, gather, dw, sys):
     """Plain-Python transcription of the cpu module docstring."""
     cpu, host = sys.cpu, sys.host
     lanes = cpu.simd_bits / cpu.mac_lane_bits
     peak = lanes * cpu.simd_issue_per_cycle
     if m == 0 or n == 0 or g == 0:
         return 0.0
-    if g > 1 and n == 1:
+    if n == 1 and (g > 1 or dw):
         mac = m * k * lanes * math.ceil(g / lanes) / (peak * cpu.depthwise_efficiency)
         gat = 0.0
     else:
-        eff = cpu.gemm_efficiency * k / (k + cpu.gemm_k_half)
-        mac = m * g * k * lanes * math.ceil(n / lanes) / (peak * eff)
+        n_v = lanes * math.ceil(n / lanes)
+        eff = (cpu.gemm_efficiency * k / (k + cpu.gemm_k_half)
+               * n_v / (n_v + cpu.gemm_n_half))
+        mac = m * g * k * n_v / (peak * eff)
         gat = m * g * k / cpu.gather_bytes_per_cycle if gather else 0.0
     out = m * g * n * host.dequant_ops_per_output / cpu.eltwise_ops_per_cycle
     return mac + gat + out
 
 
 shapes = st.lists(st.tuples(st.integers(0, 5000), st.integers(1, 5000), st.integers(0, 2000),
-                            st.integers(0, 64), st.booleans()), min_size=1, max_size=20)
+                            st.integers(0, 64), st.booleans(), st.booleans()),
+                  min_size=1, max_size=20)
 
 
 @given(shapes)
 @settings(max_examples=60, deadline=None)
 def test_kernel_matches_reference(batch):
-    m, k, n, g, gat = (np.array(c) for c in zip(*batch))
+    m, k, n, g, gat, dw = (np.array(c) for c in zip(*batch))
     params = np.stack([cpu_params(SYS.cpu, SYS.host), cpu_params(SYS2.cpu, SYS2.host)])
     out = gemm_cycles_kernel(m.astype(float), k.astype(float), n.astype(float),
-                             g.astype(float), gat.astype(bool), params)
+                             g.astype(float), gat.astype(bool), dw.astype(bool), params)
     assert out.shape == (2, len(batch))
     for c, sys in enumerate((SYS, SYS2)):
         for i, shape in enumerate(batch):
             assert out[c, i] == pytest.approx(_reference(*shape, sys), rel=1e-12, abs=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="a depthwise remainder of one channel (g=1, n=1) falls "
-                   "to the GEMM formula and costs more than two channels (51.625 vs 37 cycles)")
 def test_depthwise_cost_is_monotone_in_channels():
-    # g=2: depthwise formula 1*9*8*ceil(2/8)/(8*0.25) = 36, out 1*2*2/4 = 1 -> 37 cycles
-    # g=1: GEMM formula 9*8*1/(8*0.5*9/25) = 72/1.44 = 50, im2col 9/8, out 0.5 -> 51.625
-    # map_layer's packed remainder hands exactly such (m, 9, 1, 1) pieces to the cpu model
-    # (one depthwise channel left digital), so fewer channels cost more.
-    one, two = gemm_cycles(CPU, HOST, 1, 9, 1, [1, 2], True)
-    assert two == pytest.approx(37, rel=1e-12) and one == pytest.approx(51.625, rel=1e-12)
-    assert one <= two
+    # A packed depthwise remainder can be one channel: (m, 9, n=1, g=1) with the depthwise flag.
+    # g=1: depthwise formula 1*9*8*ceil(1/8)/(8*0.25) = 36, out 1*1*2/4 = 0.5 -> 36.5 cycles
+    # g=2: 36 + out 1*2*2/4 = 1 -> 37 cycles
+    one, two = gemm_cycles(CPU, HOST, 1, 9, 1, [1, 2], True, True)
+    assert one == pytest.approx(36.5, rel=1e-12) and two == pytest.approx(37, rel=1e-12)
+    # without the flag one channel is a 1-output GEMM: n_v = 8, e = 0.5 * 9/25 * 8/16 = 0.09,
+    # mac = 9*8/(8*0.09) = 100, im2col 9/8, out 0.5 -> 101.625 (what the flag avoids)
+    assert cycles(1, 9, 1, 1, True) == pytest.approx(101.625, rel=1e-12)
+    # monotone over every channel count, both configurations
+    for sys in (SYS, SYS2):
+        c = gemm_cycles(sys.cpu, sys.host, 49, 9, 1, np.arange(1, 130), True, True)
+        assert (np.diff(c) > 0).all()
+
+
+@pytest.mark.parametrize("sys", [SYS, SYS2], ids=["alpine-tight", "second"])
+@pytest.mark.parametrize("gather", [False, True])
+def test_gemm_cost_is_monotone_in_outputs(sys, gather):
+    """More outputs never cost fewer cycles: n_half acts on whole vectors (n_v), so the
+    per-(row, k) overhead of a part-filled last vector is the same as of a full one."""
+    for k in (1, 9, 27, 576):
+        c = gemm_cycles(sys.cpu, sys.host, 7, k, np.arange(1, 300), 1, gather)
+        assert (np.diff(c) > 0).all(), k
 
 
 def test_eltwise_cycles():

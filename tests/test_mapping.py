@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aimclib.errors import AimcError
+from aimclib.errors import AimcError, ParameterError
 from aimclib.layers import Layer, layer_info
 from aimclib.mapping import groups_per_tile, map_layer, split_sizes
 
@@ -77,7 +77,8 @@ def test_conv3x3_64_to_64():
     # utilisation = 192 * 64 * 3 / (3 * 65536) = 36864 / 196608 = 0.1875
     assert full.utilisation == pytest.approx(0.1875, rel=1e-12)
     assert full.coverage == 1.0 and full.tiles_used == 3 and full.digital_outputs == 0
-    assert full.digital_gemm() == (3136, 576, 0, 0)
+    assert full.digital_pieces() == []  # nothing left digital
+    assert mp.partial(0).digital_pieces() == [(64, 1)]  # G = 1: one piece of all 64 outputs
 
 
 def test_linear_2048_to_1000():
@@ -96,11 +97,12 @@ def test_linear_2048_to_1000():
     # utilisation = 250 * 2048 / (8 * 65536) = 512000 / 524288 = 0.9765625
     assert one.utilisation == 0.9765625
     assert one.digital_outputs == 750
-    assert one.digital_gemm() == (1, 2048, 750, 1)
+    assert one.digital_pieces() == [(750, 1)]  # G = 1: the 3 unmapped blocks, 3 * 250
     assert one.tile_mask.tolist() == [True] * 8 + [False] * 24
     none = mp.partial(0)
     assert none.tiles_used == 0 and none.coverage == 0.0 and none.utilisation == 0.0
-    assert none.digital_gemm() == (1, 2048, 1000, 1)
+    assert none.digital_pieces() == [(1000, 1)]
+    assert mp.partial(4).digital_pieces() == []
     assert not none.tile_mask.any()
 
 
@@ -140,8 +142,10 @@ def test_depthwise_3x3_32_channels_packs_on_two_tiles():
     # 144 weights on 65,536 cells
     assert half.utilisation == pytest.approx(144 / 65536, rel=1e-12)
     assert half.digital_outputs == 16
-    assert half.digital_gemm() == (112 * 112, 9, 1, 16)  # 16 whole groups stay digital
-    assert mp.partial(0).digital_gemm() == (112 * 112, 9, 1, 32)
+    # packed: 16 whole groups of 112*112 x 9 x 1 stay digital, as one piece (n=1, g=16)
+    assert half.digital_pieces() == [(1, 16)]
+    assert mp.partial(0).digital_pieces() == [(1, 32)]
+    assert mp.partial(2).digital_pieces() == []
 
 
 def test_depthwise_utilisation_of_the_docstring():
@@ -167,6 +171,10 @@ def test_grouped_conv_whose_group_does_not_fit():
     assert half.coverage == 0.5 and half.digital_outputs == 32
     # utilisation = 16384 / (2 * 65536) = 0.125
     assert half.utilisation == 0.125
+    # grouped, not packed: one piece per group with unmapped outputs, never one GEMM of
+    # 64 outputs over a 512 fan-in (the groups do not share inputs)
+    assert half.digital_pieces() == [(32, 1)]  # group 1's 32 outputs
+    assert mp.partial(0).digital_pieces() == [(32, 1), (32, 1)]
 
 
 def test_grouped_conv_with_wide_groups():
@@ -177,6 +185,12 @@ def test_grouped_conv_with_wide_groups():
     assert mp.unit_tiles.tolist() == [1, 1, 1, 1]
     assert mp.tile_rows.tolist() == [32] * 4 and mp.tile_cols.tolist() == [256] * 4
     assert mp.unit_outputs.tolist() == [256] * 4
+    # units 0, 1 are group 0's column blocks, 2, 3 group 1's; pieces are per group
+    assert mp.partial(0).digital_pieces() == [(512, 1), (512, 1)]
+    assert mp.partial(1).digital_pieces() == [(256, 1), (512, 1)]  # group 0 keeps block 1
+    assert mp.partial(2).digital_pieces() == [(512, 1)]  # group 0 done, group 1 all digital
+    assert mp.partial(3).digital_pieces() == [(256, 1)]
+    assert mp.partial(4).digital_pieces() == []
 
 
 def test_resnext_group_conv_packs():
@@ -191,7 +205,7 @@ def test_resnext_group_conv_packs():
     two = mp.partial(2)
     # 14 of 32 groups on tiles; 18 groups of 36 x 4 stay digital
     assert two.coverage == 14 / 32
-    assert two.digital_gemm() == (64, 36, 4, 18)
+    assert two.digital_pieces() == [(4, 18)]  # packed: 18 whole groups of 36 x 4
 
 
 def test_single_group_that_fits_is_not_packed():
@@ -212,12 +226,16 @@ def test_partial_out_of_range_and_non_mvm_layer():
         split_sizes(0, 256)
 
 
-@pytest.mark.xfail(strict=True, reason="mapping raises plain ValueError, not an aimclib.errors "
-                   "exception as the project standard asks for bad input")
 def test_mapping_errors_are_aimc_errors():
     mp = map_layer(linear(2048, 1000), 256, 256)
-    with pytest.raises(AimcError):
-        mp.partial(5)
+    for bad in (-1, 5):
+        with pytest.raises(ParameterError, match=r"layer 'fc': units must be in \[0, 4\]"):
+            mp.partial(bad)
+    relu = layer_info(Layer("r", "relu", ("x",)), [(8, 4, 4)])
+    with pytest.raises(ParameterError, match="'r' \\(relu\\) has no weights.*conv and linear"):
+        map_layer(relu, 256, 256)
+    with pytest.raises(AimcError, match="size must be an integer >= 1"):
+        split_sizes(0, 256)
 
 
 # --------------------------------------------------------------------------- properties
@@ -274,8 +292,14 @@ def test_partial_mappings_are_monotone_and_complementary(case):
         assert 0.0 <= part.utilisation <= 1.0
         assert int(part.tile_mask.sum()) == part.tiles_used
         assert mp.units_within(part.tiles_used) >= u
-        # the digital remainder computes exactly the MACs the tiles do not
-        dm, dk, dn, dg = part.digital_gemm()
+        # the digital remainder computes exactly the MACs and outputs the tiles do not
+        pieces = part.digital_pieces()
         mapped_macs = mp.m * part.weights_covered
-        assert dm * dk * dn * dg + mapped_macs == info.macs
+        assert sum(mp.m * mp.k * n * g for n, g in pieces) + mapped_macs == info.macs
+        assert sum(n * g for n, g in pieces) == part.digital_outputs
+        assert all(n >= 1 and g >= 1 for n, g in pieces)
+        # packed layers leave whole groups in one piece; others at most one piece per group
+        assert len(pieces) <= (1 if mp.packed else mp.g)
+        if not mp.packed:
+            assert all(g == 1 and n <= mp.n for n, g in pieces)
     assert mp.partial(0).coverage == 0.0 and mp.partial(mp.n_units).coverage == 1.0
