@@ -28,8 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cpu import memory_seconds
 from .engine import KIND_DIGITAL, KIND_LOOSE, KIND_TIGHT
 from .mapping import split_sizes
+from .system import SystemConfig
 from .workload import LayerWork
 
 BALANCERS = ("static-even", "static-balanced", "work-stealing")
@@ -69,7 +71,7 @@ class _Builder:
     """Accumulates tasks of one layer."""
 
     def __init__(self, work: LayerWork, units: int, owners: np.ndarray, p: int,
-                 bus_bps: float, dram_bps: float, l2_bps: float):
+                 sys: SystemConfig):
         self.w = work
         self.p = p
         self.owners = owners
@@ -77,12 +79,12 @@ class _Builder:
         u = units
         self.d_px = float(work.digital_px_s[u])
         m = work.pixels
-        mem_px = (float(work.digital_dram_bytes[u]) / (dram_bps / p)
-                  + work.act_l2_bytes / l2_bps) / m
+        mem_px = float(memory_seconds(sys.cpu, work.digital_dram_bytes[u], work.act_l2_bytes,
+                                      p)) / m
         # per-pixel digital time including the memory roofline (0 when nothing is digital)
         self.eff_px = max(self.d_px, mem_px) if self.d_px > 0 else 0.0
         self.dram_px = float(work.digital_dram_bytes[u]) / m
-        self.bus_bps = bus_bps
+        self.bus_bps = sys.loose.bus_bandwidth_bps
         if work.mapping is not None:
             n_t = work.mapping.tiles_for(u)
             mc = work.mvm
@@ -267,16 +269,17 @@ def _balanced_loose(b: _Builder) -> None:
                 b.digital(c, share / b.eff_px)
 
 
-def layer_tasks(work: LayerWork, units: int, owners: np.ndarray, balancer: str, p: int,
-                tight: bool, tasks_per_core: int, bus_bps: float, dram_bps: float,
-                l2_bps: float) -> TaskSet:
-    """The tasks of one layer for ``balancer`` with ``units`` units mapped.
+def layer_tasks(work: LayerWork, units: int, owners: np.ndarray, balancer: str,
+                sys: SystemConfig, tasks_per_core: int) -> TaskSet:
+    """The tasks of one layer for ``balancer`` with ``units`` units mapped, on ``sys.cores``
+    cores.
 
     ``owners`` gives the owning core of each of the layer's mapped tiles (tight coupling).
     For static-balanced the caller scores this split against static-even (see
-    :func:`aimclib.simulate.simulate`).
+    :func:`aimclib.simulate.barrier_schedules`).
     """
-    b = _Builder(work, units, owners, p, bus_bps, dram_bps, l2_bps)
+    p, tight = sys.cores, sys.coupling == "tight"
+    b = _Builder(work, units, owners, p, sys)
     if balancer == "static-even":
         _even(b, tight, 1)
     elif balancer == "work-stealing":

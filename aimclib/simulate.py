@@ -153,16 +153,9 @@ def place_tiles(hw: SystemConfig, tiles_per_layer: list[int]) -> list[np.ndarray
 
 
 # ------------------------------------------------------------------------------ schedules
-def _bandwidths(hw: SystemConfig) -> tuple[float, float, float]:
-    cpu = hw.cpu
-    return (hw.loose.bus_bandwidth_bps, cpu.dram_bandwidth_bps,
-            cpu.l2_bytes_per_cycle * cpu.clock_hz)
-
-
 def _tasks(wl: Workload, hw: SystemConfig, i: int, units: int, owners: np.ndarray, split: str,
            opts: BalancerOptions) -> TaskSet:
-    return layer_tasks(wl.layers[i], units, owners, split, hw.cores, hw.coupling == "tight",
-                       opts.tasks_per_core, *_bandwidths(hw))
+    return layer_tasks(wl.layers[i], units, owners, split, hw, opts.tasks_per_core)
 
 
 def _concat(sets: list[TaskSet]) -> tuple[dict, np.ndarray, int]:
