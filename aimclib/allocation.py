@@ -20,6 +20,7 @@ its tiles spread over the tile-owning cores (:func:`aimclib.simulate.cost_table`
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 
 import numba
@@ -44,22 +45,35 @@ def _fill(order: Sequence[int], unit_tiles: Sequence[np.ndarray], budget: int) -
 
 def greedy(unit_tiles: Sequence[np.ndarray], cost: Sequence[np.ndarray], budget: int
            ) -> np.ndarray:
-    """Next unit with the largest cost saving per tile, until nothing more fits or helps."""
+    """Next unit with the largest cost saving per tile, until nothing more fits or helps.
+
+    A heap holds each layer's next unit keyed by (-saving per tile, layer index); a unit that
+    no longer fits never will (the budget only shrinks), so its layer drops out.
+    """
     units = np.zeros(len(unit_tiles), dtype=np.int64)
     left = budget
-    while True:
-        best, best_gain = -1, 0.0
-        for lay, tiles in enumerate(unit_tiles):
-            u = units[lay]
-            if u >= len(tiles) or tiles[u] > left:
-                continue
-            gain = (cost[lay][u] - cost[lay][u + 1]) / tiles[u]
-            if gain > best_gain:
-                best, best_gain = lay, gain
-        if best < 0:
-            return units
-        left -= int(unit_tiles[best][units[best]])
-        units[best] += 1
+
+    def entry(lay: int):
+        u = units[lay]
+        tiles = unit_tiles[lay]
+        if u >= len(tiles):
+            return None
+        gain = (cost[lay][u] - cost[lay][u + 1]) / tiles[u]
+        return (-gain, lay) if gain > 0 else None
+
+    heap = [e for e in (entry(lay) for lay in range(len(unit_tiles))) if e is not None]
+    heapq.heapify(heap)
+    while heap:
+        _, lay = heapq.heappop(heap)
+        need = int(unit_tiles[lay][units[lay]])
+        if need > left:
+            continue
+        left -= need
+        units[lay] += 1
+        nxt = entry(lay)
+        if nxt is not None:
+            heapq.heappush(heap, nxt)
+    return units
 
 
 @numba.njit(cache=True)
@@ -95,28 +109,36 @@ def knapsack_kernel(opt_ptr, opt_tiles, opt_cost, budget):
     return picked
 
 
-def optimal(unit_tiles: Sequence[np.ndarray], cost: Sequence[np.ndarray], budget: int
-            ) -> np.ndarray:
-    """Exact minimum of ``sum_l cost[l][u_l]`` subject to ``sum_l tiles_l(u_l) <= budget``."""
-    need = int(sum(int(t.sum()) for t in unit_tiles))
-    budget = min(budget, need)
-    ptr = [0]
-    tiles, vals = [], []
-    for lay, ut in enumerate(unit_tiles):
-        tiles.append(np.concatenate([[0], np.cumsum(ut)]))
-        vals.append(np.asarray(cost[lay], dtype=np.float64))
-        ptr.append(ptr[-1] + len(ut) + 1)
-    return knapsack_kernel(np.array(ptr, np.int64), np.concatenate(tiles).astype(np.int64),
-                           np.concatenate(vals), int(budget))
+def knapsack_options(unit_tiles: Sequence[np.ndarray], cost: Sequence[np.ndarray]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The knapsack's option arrays ``(ptr, tiles, cost)``: per layer one option per number
+    of mapped units, its tiles and its cost. Reusable across budgets."""
+    ptr = np.concatenate([[0], np.cumsum([len(ut) + 1 for ut in unit_tiles])]).astype(np.int64)
+    tiles = np.concatenate([np.concatenate([[0], np.cumsum(ut)]) for ut in unit_tiles])
+    vals = np.concatenate([np.asarray(c, dtype=np.float64) for c in cost])
+    return ptr, tiles.astype(np.int64), vals
+
+
+def optimal(unit_tiles: Sequence[np.ndarray], cost: Sequence[np.ndarray], budget: int,
+            options: tuple | None = None) -> np.ndarray:
+    """Exact minimum of ``sum_l cost[l][u_l]`` subject to ``sum_l tiles_l(u_l) <= budget``.
+
+    ``options`` may pass :func:`knapsack_options` precomputed for these tables.
+    """
+    ptr, tiles, vals = options if options is not None else knapsack_options(unit_tiles, cost)
+    need = int(tiles[ptr[1:] - 1].sum())  # every layer fully mapped
+    return knapsack_kernel(ptr, tiles, vals, int(min(budget, need)))
 
 
 def allocate(strategy: str, budget: int, unit_tiles: Sequence[np.ndarray],
              weights: Sequence[int], reuse: Sequence[float],
-             cost: Sequence[np.ndarray] | None = None) -> np.ndarray:
+             cost: Sequence[np.ndarray] | None = None, options: tuple | None = None
+             ) -> np.ndarray:
     """Units mapped per MVM layer for ``strategy`` under ``budget`` tiles.
 
     ``weights`` and ``reuse`` (MACs per weight) order the simple strategies; ``cost`` (one
-    array per layer, indexed by units mapped) drives ``greedy-benefit`` and ``optimal``.
+    array per layer, indexed by units mapped) drives ``greedy-benefit`` and ``optimal``
+    (``options``: its :func:`knapsack_options`, when the caller keeps them).
     """
     if strategy not in ALLOCATIONS:
         raise AimcError(f"unknown allocation {strategy!r}; choose one of {', '.join(ALLOCATIONS)}")
@@ -133,4 +155,4 @@ def allocate(strategy: str, budget: int, unit_tiles: Sequence[np.ndarray],
         raise AimcError(f"allocation {strategy!r} needs the per-layer cost table")
     if strategy == "greedy-benefit":
         return greedy(unit_tiles, cost, budget)
-    return optimal(unit_tiles, cost, budget)
+    return optimal(unit_tiles, cost, budget, options)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from .cpu import memory_seconds
@@ -158,6 +159,35 @@ def _even(b: _Builder, tight: bool, chunks: int) -> None:
             b.digital(c, m / p / chunks)
 
 
+@numba.njit(cache=True)
+def _makespan_level(load, cap, before, conv_ratio, digital_total):
+    """Smallest makespan ``L`` (bisection, 64 halvings) such that, with every owner's analog
+    work above ``L`` converted to digital (slot by slot, in the given order), all digital work
+    fits the cores' room below ``L``. ``cap[c, j]``: analog seconds of core c's j-th tile;
+    ``before``: the analog seconds of the slots ahead of it; ``conv_ratio``: digital seconds
+    per converted analog second."""
+    lo, hi = 0.0, digital_total
+    for c in range(load.shape[0]):
+        hi = max(hi, load[c] + digital_total)
+    for _ in range(64):
+        mid = 0.5 * (lo + hi)
+        conv = 0.0
+        room = 0.0
+        for c in range(load.shape[0]):
+            need = load[c] - mid
+            if need > 0.0:
+                for j in range(cap.shape[1]):
+                    part = min(max(need - before[c, j], 0.0), cap[c, j])
+                    conv += part * conv_ratio[c, j]
+            else:
+                room -= need
+        if room >= conv + digital_total:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def _balanced_tight(b: _Builder) -> None:
     """Bisection on the makespan ``L``: every owner keeps at most ``L`` of analog work, the
     excess of an over-full owner is converted to digital work (tiles whose digital cost is
@@ -184,24 +214,8 @@ def _balanced_tight(b: _Builder) -> None:
     before = cum - cap
     digital_total = m * b.eff_px
 
-    def converted(level: float) -> np.ndarray:
-        """Analog seconds converted per (core, slot) so that no owner exceeds ``level``."""
-        need = np.maximum(0.0, load - level)[:, None]
-        return np.clip(need - before, 0.0, cap)
-
-    def feasible(level: float) -> bool:
-        conv = (converted(level) * conv_ratio).sum()
-        room = np.maximum(0.0, level - load).sum()
-        return room >= conv + digital_total
-
-    lo, hi = 0.0, float(load.max(initial=0.0) + digital_total)
-    for _ in range(64):
-        mid = 0.5 * (lo + hi)
-        if feasible(mid):
-            hi = mid
-        else:
-            lo = mid
-    conv = converted(hi)
+    hi = _makespan_level(load, cap, before, conv_ratio, digital_total)
+    conv = np.clip(np.maximum(0.0, load - hi)[:, None] - before, 0.0, cap)
     keep = np.full(n_t, m, dtype=np.int64)
     valid = slot >= 0
     drop = np.ceil(conv[valid] / (m * a_px[slot[valid]]) * m - 1e-9).astype(np.int64)

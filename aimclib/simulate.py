@@ -23,7 +23,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 import pandas as pd
 
-from .allocation import ALLOCATIONS, allocate
+from .allocation import ALLOCATIONS, allocate, knapsack_options
 from .balancing import BALANCERS, TaskSet, layer_tasks
 from .engine import (RAN_ANALOG, RAN_STOLEN_DIGITAL, VICTIM_MOST_LOADED, VICTIM_RANDOM,
                      simulate_barrier_kernel, simulate_kernel)
@@ -149,7 +149,11 @@ def place_tiles(hw: SystemConfig, tiles_per_layer: list[int]) -> list[np.ndarray
     if sum(tiles_per_layer) > len(seq):
         raise AimcError(f"the allocation uses {sum(tiles_per_layer)} tiles but the system has "
                         f"{len(seq)}")
-    return np.split(seq[:sum(tiles_per_layer)], np.cumsum(tiles_per_layer)[:-1])
+    out, pos = [], 0
+    for n in tiles_per_layer:
+        out.append(seq[pos:pos + n])
+        pos += n
+    return out
 
 
 # ------------------------------------------------------------------------------ schedules
@@ -194,23 +198,35 @@ def _splits(balancer: str) -> tuple[str, ...]:
     return ("static-balanced", "static-even") if balancer == "static-balanced" else (balancer,)
 
 
+def _chosen(wl: Workload, hw: SystemConfig, keys: list[tuple], balancer: str,
+            opts: BalancerOptions, seed: int) -> list[LayerSchedule]:
+    """Schedules of layers alone for ``(layer, units, owners bytes)`` keys (cached; the
+    missing ones simulated in one batch). Static-balanced keeps the faster of its own split
+    and static-even (its own on ties)."""
+    ctx = (hw.cores, opts, seed if balancer == "work-stealing" else None)
+    memo = _schedule_cache(wl)
+    raw = memo.setdefault(("layers",) + ctx, {})  # (layer, units, owners, split) -> schedule
+    best = memo.setdefault(("best", balancer) + ctx, {})  # (layer, units, owners) -> chosen
+    out = [best.get(k) for k in keys]
+    missing = list(dict.fromkeys(k for k, s in zip(keys, out) if s is None))
+    if missing:
+        splits = _splits(balancer)
+        todo = [k + (sp,) for k in missing for sp in splits if k + (sp,) not in raw]
+        requests = [(i, u, np.frombuffer(own, np.int64), sp) for i, u, own, sp in todo]
+        for k, sched in zip(todo, _run_alone(wl, hw, requests, opts, seed)):
+            raw[k] = sched
+        for k in missing:
+            best[k] = min((raw[k + (sp,)] for sp in splits), key=lambda s: s.makespan)
+        out = [best[k] for k in keys]
+    return out
+
+
 def barrier_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray,
                       owners: list[np.ndarray], balancer: str, opts: BalancerOptions,
                       seed: int) -> list[LayerSchedule]:
-    """Every layer's schedule, each alone (cached). Static-balanced keeps the faster of its
-    own split and static-even for each layer (its own on ties)."""
-    ctx = ("layers", hw.cores, opts, seed if balancer == "work-stealing" else None)
-    cache = _schedule_cache(wl).setdefault(ctx, {})
-    splits = _splits(balancer)
-    keys = [[(i, int(u), own.tobytes(), sp) for sp in splits]
-            for i, (u, own) in enumerate(zip(units.tolist(), owners))]
-    todo = list(dict.fromkeys(k for ks in keys for k in ks if k not in cache))
-    requests = [(i, u, np.frombuffer(own, np.int64), sp) for i, u, own, sp in todo]
-    for k, sched in zip(todo, _run_alone(wl, hw, requests, opts, seed)):
-        cache[k] = sched
-    if len(splits) == 1:
-        return [cache[ks[0]] for ks in keys]
-    return [min((cache[k] for k in ks), key=lambda s: s.makespan) for ks in keys]
+    """Every layer's schedule, each simulated alone from t = 0 (cached)."""
+    keys = [(i, u, own.tobytes()) for i, (u, own) in enumerate(zip(units.tolist(), owners))]
+    return _chosen(wl, hw, keys, balancer, opts, seed)
 
 
 def dag_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
@@ -284,6 +300,13 @@ def energy_breakdown(hw: SystemConfig, latency: float, vec: np.ndarray) -> tuple
     return math.fsum(v["joules"] for v in bd.values()), bd
 
 
+def _table_key(hw: SystemConfig, opts: BalancerOptions) -> tuple:
+    """What a cost table depends on besides the workload: cores, tile-owning cores, knobs."""
+    owning = tuple(c for c, k in enumerate(hw.tiles_per_core()) if k > 0) \
+        if hw.coupling == "tight" else ()
+    return ("cost-table", hw.cores, owning, opts)
+
+
 def cost_table(wl: Workload, hw: SystemConfig, opts: BalancerOptions, objective: str
                ) -> list[np.ndarray]:
     """Per MVM layer, its barrier-mode cost for every number of mapped units (0..n_units):
@@ -292,10 +315,8 @@ def cost_table(wl: Workload, hw: SystemConfig, opts: BalancerOptions, objective:
     Tables are cached; they depend on the tile count only through which cores own tiles
     (tight coupling) and, for energy, through the tiles' static power.
     """
-    owning = tuple(c for c, k in enumerate(hw.tiles_per_core()) if k > 0) \
-        if hw.coupling == "tight" else ()
     memo = _schedule_cache(wl)
-    key = ("cost-table", hw.cores, owning, opts)
+    key = _table_key(hw, opts)
     if key not in memo:
         memo[key] = _cost_tables(wl, hw, opts)
     latency, energy_no_static = memo[key]
@@ -308,22 +329,17 @@ def cost_table(wl: Workload, hw: SystemConfig, opts: BalancerOptions, objective:
 def _cost_tables(wl: Workload, hw: SystemConfig, opts: BalancerOptions
                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Latency (s) and energy without tile static power (J) tables of :func:`cost_table`."""
-    cache = _schedule_cache(wl).setdefault(("layers", hw.cores, opts, None), {})
     mvm = [w for w in wl.layers if w.mapping is not None]
-    keys = {(w.index, u): [(w.index, u, _spread(hw, w.mapping.tiles_for(u)).tobytes(), sp)
-                           for sp in _splits("static-balanced")]
-            for w in mvm for u in range(w.n_units + 1)}
-    todo = list(dict.fromkeys(k for ks in keys.values() for k in ks if k not in cache))
-    requests = [(i, u, np.frombuffer(own, np.int64), sp) for i, u, own, sp in todo]
-    for k, sched in zip(todo, _run_alone(wl, hw, requests, opts, 0)):
-        cache[k] = sched
-    no_static = hw.replace(tiles=0)
     latency, energy = [], []
+    no_static = hw.replace(tiles=0)
+    keys = [(w.index, u, _spread(hw, w.mapping.tiles_for(u)).tobytes())
+            for w in mvm for u in range(w.n_units + 1)]
+    scheds = iter(_chosen(wl, hw, keys, "static-balanced", opts, 0))
     for w in mvm:
-        best = [min((cache[k] for k in keys[(w.index, u)]), key=lambda s: s.makespan)
-                for u in range(w.n_units + 1)]
-        latency.append(np.array([s.makespan for s in best]))
-        energy.append(np.array([energy_breakdown(no_static, s.makespan, s.vec)[0] for s in best]))
+        done = [next(scheds) for _ in range(w.n_units + 1)]
+        latency.append(np.array([s.makespan for s in done]))
+        energy.append(np.array([energy_breakdown(no_static, s.makespan, s.vec)[0]
+                                for s in done]))
     return latency, energy
 
 
@@ -544,10 +560,19 @@ def allocate_units(wl: Workload, hw: SystemConfig, allocation: str, objective: s
     units = np.zeros(len(wl.layers), np.int64)
     if hw.tiles == 0 or not mvm:
         return units
-    cost = cost_table(wl, hw, opts, objective) \
-        if allocation in ("greedy-benefit", "optimal") else None
-    chosen = allocate(allocation, hw.tiles, [w.mapping.unit_tiles for w in mvm],
-                      [w.info.weights for w in mvm], [w.info.m for w in mvm], cost)
+    unit_tiles = [w.mapping.unit_tiles for w in mvm]
+    cost = options = None
+    if allocation in ("greedy-benefit", "optimal"):
+        cost = cost_table(wl, hw, opts, objective)
+        if allocation == "optimal":  # the knapsack's option arrays are kept with the table
+            memo = _schedule_cache(wl)
+            key = ("knapsack", _table_key(hw, opts), objective,
+                   hw.tiles if objective == "energy" else None)
+            if key not in memo:
+                memo[key] = knapsack_options(unit_tiles, cost)
+            options = memo[key]
+    chosen = allocate(allocation, hw.tiles, unit_tiles, [w.info.weights for w in mvm],
+                      [w.info.m for w in mvm], cost, options)
     for w, u in zip(mvm, chosen):
         units[w.index] = u
     return units

@@ -142,6 +142,10 @@ def check_tasks(r):
         ran_analog = s.how == RAN_ANALOG
         assert (t.mvms[ran_analog] == t.pixels[ran_analog]).all()
         assert r.layers.mvms[i] == t.mvms[ran_analog].sum()
+        assert r.layers.steals[i] == stolen.sum()
+    moved = sum(int((s.ran_on != s.tasks.core).sum()) for s in r.schedules)
+    assert r.cores.steals.sum() == moved
+    assert close(r.breakdown["steal"]["seconds"], moved * r.options.steal_latency_s)
 
 
 def check_makespans(r):
@@ -224,20 +228,25 @@ def check_tables(r):
 
 
 def check_all(r):
-    event(f"tiles used: {'some' if r.tiles_used else 'none'}")
-    event(f"steals: {any((s.ran_on != s.tasks.core).any() for s in r.schedules)}")
-    event(f"stolen tight tasks: {any((s.how == RAN_STOLEN_DIGITAL).any() for s in r.schedules)}")
     check_tasks(r)
     check_makespans(r)
     check_energy(r)
     check_tables(r)
 
 
+def record(r):
+    """Note what a generated case exercised (``--hypothesis-show-statistics``)."""
+    event(f"tiles used: {'some' if r.tiles_used else 'none'}")
+    event(f"steals: {any((s.ran_on != s.tasks.core).any() for s in r.schedules)}")
+    event(f"stolen tight tasks: {any((s.how == RAN_STOLEN_DIGITAL).any() for s in r.schedules)}")
+    return r
+
+
 @settings(max_examples=60, deadline=None)
 @given(configs())
 def test_invariants(case):
     net, kw = case
-    check_all(simulate(net, **kw))
+    check_all(record(simulate(net, **kw)))
 
 
 @settings(max_examples=30, deadline=None)
@@ -247,7 +256,29 @@ def test_invariants_work_stealing_tight(case):
     """Few tight tiles make their owners' deques longer than the others', so cores steal
     digital chunks and compute some stolen analog tasks digitally."""
     net, kw = case
-    check_all(simulate(net, **kw))
+    check_all(record(simulate(net, **kw)))
+
+
+def test_work_stealing_moves_digital_and_tight_work():
+    # One 3x3 conv 16 -> 300 channels (two units of one tile) on 16x16 pixels, 8 tight cores.
+    # With 1 tile core 0 also runs the tile's stream, so the others steal its digital chunks;
+    # with 2 tiles nothing is digital and thieves compute pieces of the tiles' streams.
+    b = NetworkBuilder("steal", (16, 16, 16))
+    b.conv(b.input, 300, 3, padding=1)
+    net = b.build()
+    kw = dict(cores=8, balancer="work-stealing", allocation="layer-order", tasks_per_core=8)
+    one = simulate(net, "alpine-tight", tiles=1, **kw)
+    s = one.schedules[0]
+    moved = s.ran_on != s.tasks.core
+    assert moved.any() and (s.how[moved] == RAN_DIGITAL).all()
+    two = simulate(net, "alpine-tight", tiles=2, **kw)
+    s = two.schedules[0]
+    assert (s.how == RAN_STOLEN_DIGITAL).any()
+    for r in (one, two):
+        check_all(r)
+        even = simulate(net, "alpine-tight", tiles=r.system.tiles, **{**kw, "balancer":
+                                                                      "static-even"})
+        assert r.latency_s < even.latency_s
 
 
 # ------------------------------------------------------------------------- comparisons
