@@ -533,6 +533,73 @@ def run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("sweep", "Simulate every combination of comma-separated parameter lists (a grid of "
+         "whole-network simulations); write the CSV and its provenance.",
+         arg("--network", required=True, metavar="NAMES",
+             help="zoo names or .onnx/.csv files, e.g. resnet50,mobilenet_v2"),
+         arg("--preset", metavar="NAMES", help="presets or .toml files (default: alpine-tight)"),
+         arg("--cores", metavar="P,...", help="core counts (default: the preset's)"),
+         arg("--tiles", metavar="T,...", help="tile budgets (default: the preset's)"),
+         arg("--coverage", metavar="C,...",
+             help="target shares of MVM weights on tiles (0..1), each resolved to the nearest "
+                  "tile budget; not with --tiles"),
+         arg("--allocation", metavar="NAMES", help=f"of {', '.join(ALLOCATIONS)} "
+             "(default: optimal)"),
+         arg("--balancer", metavar="NAMES", help=f"of {', '.join(BALANCERS)} "
+             "(default: static-balanced)"),
+         arg("--seed", metavar="S,...", help="work-stealing victim seeds (default: 0)"),
+         arg("--set", action="append", default=[], metavar="SECTION.FIELD=V1,V2,...",
+             help="values of one preset parameter, e.g. tile.mvm_latency_s=1e-7,2e-7 "
+                  "(repeatable)"),
+         arg("--executor", default="processes", metavar="NAME",
+             help="inprocess, processes (default: a local process pool) or dask"),
+         arg("--workers", type=int, metavar="N",
+             help="worker processes (default: all cores; dask: 2 when it starts the cluster)"),
+         arg("--address", metavar="URL",
+             help="dask: scheduler of a running cluster, e.g. tcp://10.0.0.5:8786"),
+         arg("--cache", metavar="DIR", help="keep finished points in DIR; a re-run computes "
+             "only what is missing or changed"),
+         arg("--no-progress", action="store_true", help="no progress bar"),
+         arg("-o", "--output", required=True, metavar="OUT.csv",
+             help="the CSV to write (with OUT.provenance.json beside it)"))
+def run_sweep(args: argparse.Namespace) -> int:
+    from .sweep import save_sweep, sweep
+
+    def values(flag: str, text: str) -> list:
+        items = [item.strip() for item in text.split(",")]
+        if not all(items):
+            raise ParameterError(f"{flag} takes a comma-separated list without empty items, "
+                                 f"got {text!r}")
+        return [_scalar(item) for item in items]
+
+    grid = {key: values(f"--{key}", getattr(args, key)) for key in (
+        "network", "preset", "cores", "tiles", "coverage", "allocation", "balancer", "seed")
+        if getattr(args, key) is not None}
+    for item in args.set:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise PresetError(f"--set takes SECTION.FIELD=V1,V2,..., got {item!r}")
+        grid[f"set:{key.strip()}"] = values(f"--set {key.strip()}", text)
+    t0 = time.perf_counter()
+    df = sweep(grid, executor=args.executor, address=args.address, workers=args.workers,
+               cache=args.cache, progress=not args.no_progress)
+    path = save_sweep(df, args.output)
+    stats = df.attrs["sweep"]
+    print(f"{len(df)} points ({stats['computed']} computed, {stats['cached']} from the cache) "
+          f"in {time.perf_counter() - t0:.1f} s; wrote {path} and its provenance")
+    shown = 20
+    varied = [k for k, v in grid.items() if len(v) > 1 and k != "tiles"] or ["network"]
+    rows = [[str(r[k]) for k in varied] + [
+        str(r["tiles"]), _us(r["latency_s"]), f"{r['speedup']:.2f}x",
+        f"{r['energy_gain']:.2f}x", f"{r.get('achieved_coverage', r['coverage']):.1%}"]
+        for r in df.head(shown).to_dict("records")]
+    print(format_table([*varied, "tiles", "latency µs", "speedup", "energy gain",
+                        "weights on tiles"], rows, left=len(varied)))
+    if len(df) > shown:
+        print(f"... {len(df) - shown} more rows in {path}")
+    return 0
+
+
 def _positive(value: int, flag: str, minimum: int) -> int:
     if value < minimum:
         raise ParameterError(f"{flag} must be >= {minimum}, got {value}")

@@ -23,6 +23,10 @@ Written from the semantics in the ``aimclib.engine`` docstring, not from the ker
   ends when the core part, the tile part and the transfers have all ended.
 * Barrier mode reseeds the generator with ``seed + layer`` when a layer is released.
 
+Where the kernel disagrees (xfail tests in tests/test_engine.py): it appends layers released at
+the same instant in descending index order; it keeps a loose tile busy until the task's
+transfers end; its most-loaded choice breaks ties of equal queues by rounding of running sums.
+
 Durations in the tests are dyadic rationals, so every sum is exact and decisions that compare
 sums (tight rule, most-loaded ties) cannot be flipped by rounding.
 """
@@ -161,8 +165,9 @@ def simulate(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile
             arr(release), arr(layer_end))
 
 
-def simulate_barrier(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile_s, task_bus_s,
-                     task_alt_s, layer_task_ptr, n_cores, n_tiles, steal, steal_s, victim, seeds):
+def simulate_barrier(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile_s,
+                     task_bus_s, task_alt_s, layer_task_ptr, n_cores, n_tiles, steal, steal_s,
+                     victim, seeds):
     """Reference of :func:`aimclib.engine.simulate_barrier_kernel`: every layer alone from
     t = 0 with seed ``seeds[layer]`` (``task_layer`` is not used: ``layer_task_ptr`` groups the
     tasks); returns ``(start, end, core, how, makespan)``."""

@@ -29,7 +29,7 @@ def user_dir(tmp_path, monkeypatch):
 
 
 def synthetic(eff: float, k_half: float, e_dw: float, elt: float, simd_bits: int,
-              issue: float = 1.0, lanes_bits: int = 32) -> pd.DataFrame:
+              issue: float = 1.0, lanes_bits: int = 32, n_half: float = 0.0) -> pd.DataFrame:
     """A measurement table whose times are exactly the model's (aimclib.cpu equations)."""
     lanes = simd_bits // lanes_bits
     peak = lanes * issue
@@ -37,7 +37,8 @@ def synthetic(eff: float, k_half: float, e_dw: float, elt: float, simd_bits: int
     for m in (64, 256):
         for k in (9, 27, 147, 576):
             for n in (16, 20, 64):  # 20: the last vector is partly idle
-                cyc = m * k * lanes * math.ceil(n / lanes) / (peak * eff) * (1 + k_half / k)
+                n_v = lanes * math.ceil(n / lanes)
+                cyc = (m * k * n_v / (peak * eff) * (1 + k_half / k) * (1 + n_half / n_v))
                 rows.append(["gemm", f"{m}x{k}x{n}", m, k, n, 1, m * k * n, cyc / CLOCK])
     for hw, c in ((7, 16), (14, 24), (28, 64)):
         m = hw * hw
@@ -50,20 +51,25 @@ def synthetic(eff: float, k_half: float, e_dw: float, elt: float, simd_bits: int
 
 
 # ------------------------------------------------------------------------------ fit
-@pytest.mark.parametrize("simd_bits, issue, eff", [(256, 1, 0.35), (512, 1, 0.9),
-                                                   (128, 2, 0.8), (256, 3, 0.9)])
-def test_fit_recovers_the_model_parameters(simd_bits, issue, eff):
-    df = synthetic(eff, 12.5, 0.2, 6.0, simd_bits, issue)
+@pytest.mark.parametrize("simd_bits, issue, eff, n_half", [
+    (256, 1, 0.35, 0.0), (512, 1, 0.9, 6.0), (128, 2, 0.8, 20.0), (256, 3, 0.9, 8.0)])
+def test_fit_recovers_the_model_parameters(simd_bits, issue, eff, n_half):
+    df = synthetic(eff, 12.5, 0.2, 6.0, simd_bits, issue, n_half=n_half)
     res = cal.fit(df, CLOCK, simd_bits, 32)
     p = res["params"]
     assert list(p) == list(cal.FITTED)
     assert (p["clock_hz"], p["simd_bits"], p["mac_lane_bits"]) == (CLOCK, simd_bits, 32)
     assert p["simd_issue_per_cycle"] == issue
-    for key, true in (("gemm_efficiency", eff), ("gemm_k_half", 12.5),
+    for key, true in (("gemm_efficiency", eff), ("gemm_k_half", 12.5), ("gemm_n_half", n_half),
                       ("depthwise_efficiency", 0.2), ("eltwise_ops_per_cycle", 6.0)):
         assert p[key] == pytest.approx(true, rel=1e-9, abs=1e-9), key
     q = res["quality"]
     assert q["gemm_r2"] == pytest.approx(1.0, abs=1e-9)
+    # the fit without the n term explains the n-dependence only when there is none
+    if n_half:
+        assert q["gemm_r2_k_only"] < 0.999
+    else:
+        assert q["gemm_r2_k_only"] == pytest.approx(1.0, abs=1e-9)
     assert q["max_rel_err"] < 1e-9 and res["clipped"] == []
     assert np.abs(res["shapes"]["rel_err"]).max() < 1e-9
     assert np.allclose(res["shapes"]["model_s"], df["seconds"], rtol=1e-9, atol=0)
@@ -78,8 +84,9 @@ def test_fit_takes_the_fewest_simd_instructions_per_cycle():
 
 def test_fitted_parameters_reproduce_the_library_model():
     """The fitted values put into aimclib.cpu give the measured cycles: calibrate and cpu
-    use the same equations (requantisation off, no gather)."""
-    df = synthetic(0.45, 30.0, 0.3, 5.0, 256)
+    use the same equations (requantisation off, no gather), n = 20 included (the n term
+    acts on the 24 outputs its three 8-lane vectors compute)."""
+    df = synthetic(0.45, 30.0, 0.3, 5.0, 256, n_half=10.0)
     params = cal.fit(df, CLOCK, 256, 32)["params"]
     base = load_system("alpine-tight")
     cpu = dataclasses.replace(base.cpu, **params)
@@ -101,14 +108,62 @@ def test_fit_clips_and_reports():
     assert p["gemm_k_half"] == 0.0 and p["depthwise_efficiency"] == 1.0
     assert len(res["clipped"]) == 2
     assert "gemm_k_half" in res["clipped"][0] and "depthwise_efficiency" in res["clipped"][1]
+    # the times do not depend on n: n_half comes out 0 (to rounding), without a clip report
+    assert p["gemm_n_half"] == pytest.approx(0.0, abs=1e-9)
     vector_macs = df.loc[gm, "m"] * df.loc[gm, "k"] * np.ceil(df.loc[gm, "n"] / 8)
     ratio = df.loc[gm, "seconds"] * CLOCK / vector_macs
     assert p["gemm_efficiency"] == pytest.approx(1 / ratio.mean())
     assert res["quality"]["gemm_r2"] < 1.0
 
 
+def test_fit_clips_a_negative_n_half():
+    df = synthetic(0.5, 10.0, 0.2, 4.0, 256)
+    gm = df["kernel"] == "gemm"
+    # time per vector that shrinks as n falls: the fit wants n_half < 0
+    n_v = 8 * np.ceil(df.loc[gm, "n"] / 8)
+    df.loc[gm, "seconds"] *= 1 - 4.0 / n_v
+    res = cal.fit(df, CLOCK, 256, 32)
+    assert res["params"]["gemm_n_half"] == 0.0
+    assert len(res["clipped"]) == 1 and res["clipped"][0].startswith("gemm_n_half fitted -")
+    # k_half still fits the k-dependence: with n_half held at 0 the ratio is
+    # a (1 + 10/k) x (mean over n of 1 - 4/n_v), exactly linear in 1/k
+    assert res["params"]["gemm_k_half"] == pytest.approx(10.0, rel=1e-9)
+
+
+def test_separable_fit_beats_dropping_the_cross_term():
+    """The alternating fit is the least-squares optimum of the separable model: on times
+    that are not exactly separable it fits at least as well as the parameters a linear fit
+    on [1, 1/k, 1/n, 1/(k n)] gives (eff = 1/a, k_half = b/a, n_half = c/a), and no small
+    step of any parameter improves it."""
+    df = synthetic(0.5, 12.0, 0.2, 4.0, 256, n_half=16.0)
+    gm = (df["kernel"] == "gemm").to_numpy()
+    rng = np.random.default_rng(7)
+    df.loc[gm, "seconds"] *= 1 + 0.08 * rng.standard_normal(gm.sum())  # measurement noise
+    res = cal.fit(df, CLOCK, 256, 32)
+    k, n, m = (df.loc[gm, c].to_numpy(float) for c in ("k", "n", "m"))
+    n_v = 8 * np.ceil(n / 8)
+    ratio = df.loc[gm, "seconds"].to_numpy() * CLOCK / (m * k * n_v / 8)
+
+    def sse(a, k_half, n_half):
+        return float(((ratio - a * (1 + k_half / k) * (1 + n_half / n_v)) ** 2).sum())
+
+    p = res["params"]
+    fitted = (1 / (p["gemm_efficiency"] * p["simd_issue_per_cycle"]), p["gemm_k_half"],
+              p["gemm_n_half"])
+    design = np.column_stack([np.ones_like(k), 1 / k, 1 / n_v, 1 / (k * n_v)])
+    (a, b, c, _), *_ = np.linalg.lstsq(design, ratio, rcond=None)
+    best = sse(*fitted)
+    assert best <= sse(a, b / a, c / a)
+    for i in range(3):
+        for step in (0.99, 1.01):
+            moved = list(fitted)
+            moved[i] *= step
+            assert sse(*moved) > best
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda df: df[(df["kernel"] != "gemm") | (df["k"] == 27)], "two fan-ins"),
+    (lambda df: df[(df["kernel"] != "gemm") | (df["n"] == 64)], "two output counts n"),
     (lambda df: df[df["kernel"] != "eltwise"], "eltwise"),
     (lambda df: df.assign(kernel=df["kernel"].replace("depthwise", "winograd")), "winograd"),
     (lambda df: df.assign(seconds=df["seconds"].where(df.index != 3, 0.0)), "non-positive"),
@@ -181,7 +236,7 @@ def test_default_shapes():
 # ------------------------------------------------------------------------------ presets
 PARAMS = {"clock_hz": 3.0e9, "simd_bits": 256, "mac_lane_bits": 32,
           "simd_issue_per_cycle": 2.0, "gemm_efficiency": 0.4, "gemm_k_half": 7.5,
-          "depthwise_efficiency": 0.2, "eltwise_ops_per_cycle": 6.0}
+          "gemm_n_half": 12.0, "depthwise_efficiency": 0.2, "eltwise_ops_per_cycle": 6.0}
 
 
 def test_write_preset_loads_by_name_from_the_user_dir(user_dir):
@@ -245,6 +300,10 @@ def test_aimc_calibrate_quick_writes_a_loadable_preset(capsys, tmp_path, user_di
     stdout, stderr = capsys.readouterr()
     assert code == 0, stderr
     assert "R^2 = " in stdout and str(out) in stdout
+    # the fit quality with and without the n term, and the mean error per n with both
+    assert "without the n term" in stdout
+    by_n = next(line for line in stdout.splitlines() if line.startswith("GEMM mean error by n"))
+    assert [f"n={n}:" in by_n for n in cal.QUICK_GEMM_N] == [True] * len(cal.QUICK_GEMM_N)
     cfg = load_system(out)
     assert cfg.name == "host" and cfg.coupling == "loose"
     assert cfg.cpu.mac_lane_bits == 32 and 0 < cfg.cpu.gemm_efficiency <= 1

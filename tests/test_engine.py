@@ -356,8 +356,8 @@ def test_barrier_kernel_matches_reference(case):
     layers, _, opts = case
     layer_of, kind, core, tile, core_s, tile_s, bus_s, alt_s, ptr, _, _ = arrays(layers)
     seeds = np.arange(len(layers), dtype=np.int64) + opts["seed"]
-    args = (layer_of, kind, core, tile, core_s, tile_s, bus_s, alt_s, ptr, opts["cores"], opts["tiles"],
-            opts["steal"], opts["steal_s"], opts["victim"], seeds)
+    args = (layer_of, kind, core, tile, core_s, tile_s, bus_s, alt_s, ptr, opts["cores"],
+            opts["tiles"], opts["steal"], opts["steal_s"], opts["victim"], seeds)
     got = simulate_barrier_kernel(*args)
     want = naive_engine.simulate_barrier(*args)
     for g, w in zip(got, want):

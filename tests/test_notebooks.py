@@ -14,6 +14,17 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 # What each notebook must write (figures as PNG and PDF, tables as CSV with provenance).
 EXPECTED = {
     "00_networks": {"figures": ["networks_reuse"], "tables": ["networks", "network_layers"]},
+    "01_single_layer": {"figures": ["single_layer_speedup", "single_layer_energy",
+                                    "coupling_crossover"],
+                        "tables": ["single_layer", "coupling_crossover"]},
+    "02_network_coverage": {"figures": ["network_speedup_coverage", "network_energy_coverage",
+                                        "network_speedup_tiles", "published_point"],
+                            "tables": ["network_coverage", "published_point"]},
+    "03_load_balancing": {"figures": ["gantt_tight", "gantt_loose", "gantt_window",
+                                      "core_utilisation"],
+                          "tables": ["balancing_summary", "core_utilisation"]},
+    "04_allocation": {"figures": ["allocation_strategies", "pareto_front", "tiles_for_speedup"],
+                      "tables": ["allocation_strategies", "pareto_front", "tiles_for_speedup"]},
 }
 
 
@@ -33,6 +44,17 @@ def test_notebook_runs_and_writes_outputs(notebook, tmp_path):
         assert len(pd.read_csv(data / f"{stem}.csv")) > 0
         meta = json.loads((data / f"{stem}.provenance.json").read_text())
         assert meta["versions"]["aimclib"] and meta["config"]["notebook"] == notebook.stem
+
+
+def test_explorer_renders_headless(tmp_path):
+    """The interactive explorer (not part of `make figures`) runs under papermill and draws
+    its view once with the parameter values."""
+    out = run_notebook(ROOT / "notebooks" / "05_explorer.ipynb", "quick", tmp_path / "figures",
+                       tmp_path / "data", tmp_path / "out")
+    cells = json.loads(out.read_text())["cells"]
+    images = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert len(images) >= 2  # the Gantt chart and the slowest layers
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)

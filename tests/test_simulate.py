@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from aimclib import NetworkBuilder, load_system
 from aimclib.allocation import ALLOCATIONS
 from aimclib.balancing import BALANCERS
-from aimclib.engine import KIND_DIGITAL, KIND_LOOSE, RAN_ANALOG, RAN_DIGITAL, RAN_STOLEN_DIGITAL
+from aimclib.engine import (KIND_DIGITAL, KIND_LOOSE, KIND_TIGHT, RAN_ANALOG, RAN_DIGITAL,
+                            RAN_STOLEN_DIGITAL)
 from aimclib.errors import AimcError
 from aimclib.simulate import CORE_PARTS, clear_caches, simulate
 
@@ -117,7 +118,7 @@ def check_tasks(r):
         digital = t.kind == KIND_DIGITAL
         assert (s.how[digital] == RAN_DIGITAL).all()
         assert (s.how[t.kind == KIND_LOOSE] == RAN_ANALOG).all()
-        tight = (t.kind != KIND_DIGITAL) & (t.kind != KIND_LOOSE)
+        tight = t.kind == KIND_TIGHT
         stolen = s.ran_on != t.core
         assert (s.how[tight & ~stolen] == RAN_ANALOG).all()
         assert (s.how[tight & stolen] == RAN_STOLEN_DIGITAL).all()

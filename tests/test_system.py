@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from aimclib.errors import AimcError, UnknownNameError
 from aimclib.system import (SECTIONS, USER_PRESET_ENV, PresetError, SystemConfig, describe,
-                            load_system, preset_names)
+                            load_system, preset_names, user_preset_dir)
 
 PRESET_DIR = resources.files("aimclib") / "presets"
 
@@ -60,6 +60,12 @@ def test_shipped_presets_are_listed():
     assert preset_names(include_user=False) == SHIPPED
 
 
+def test_tests_do_not_see_the_users_presets(tmp_path):
+    # tests/conftest.py points the user preset directory at an empty folder of each test
+    assert user_preset_dir() == tmp_path / "user-presets"
+    assert preset_names() == SHIPPED
+
+
 def test_user_presets_come_after_the_shipped_ones(tmp_path, monkeypatch):
     monkeypatch.setenv(USER_PRESET_ENV, str(tmp_path))
     _write_preset(tmp_path / "mine.toml", {"name": "mine", "base": "alpine-tight",
@@ -91,17 +97,21 @@ def test_every_field_has_unit_and_doc():
             assert f.metadata.get("unit"), f"{section}.{f.name} has no unit"
             assert len(f.metadata.get("doc", "")) > 10, f"{section}.{f.name} has no doc"
             n += 1
-    # 18 cpu + 10 tile + 3 host + 4 tight + 8 loose + 3 system = 46 parameters
-    assert n == 46
+    # 19 cpu + 10 tile + 3 host + 4 tight + 8 loose + 3 system = 47 parameters
+    assert n == 47
 
 
 def test_describe_lists_every_parameter_with_unit_and_status():
     rows = describe(load_system("alpine-tight"))
-    assert len(rows) == 46
+    assert len(rows) == 47
     by_name = {r["parameter"]: r for r in rows}
     clock = by_name["cpu.clock_hz"]
     assert clock["value"] == 2.0e9 and clock["unit"] == "Hz" and clock["status"] == "derived"
     assert by_name["tile.rows"]["status"] == "stated"
+    # the GEMM shape term in n: one vector of int8 in 16-bit lanes (128 / 16 = 8 outputs)
+    n_half = by_name["cpu.gemm_n_half"]
+    assert (n_half["value"], n_half["unit"], n_half["status"]) == (8.0, "output", "assumed")
+    assert "n / (n + n_half)" in n_half["meaning"] and "8 outputs" in n_half["source"]
 
 
 def test_alpine_tight_values_match_the_published_facts():
@@ -152,6 +162,8 @@ def test_derived_values_follow_overrides():
     # 256-bit SIMD with 8-bit lanes (an sdot-style machine), 2 issues: 32 lanes, 64 MAC/cycle
     cfg = load_system(cpu__simd_bits=256, cpu__mac_lane_bits=8, cpu__simd_issue_per_cycle=2)
     assert cfg.cpu.lanes == 32 and cfg.cpu.macs_per_cycle == 64.0
+    # n_half = 0 (no per-(row, k) overhead) is allowed: the bound is >= 0
+    assert load_system(cpu__gemm_n_half=0).cpu.gemm_n_half == 0.0
 
 
 # --------------------------------------------------------------------------- tile placement
@@ -214,6 +226,7 @@ def test_missing_section_is_named(tmp_path):
     ("cpu", "clock_hz", 0.0, ["cpu.clock_hz", "> 0"]),  # exclusive bound
     ("tile", "mvm_energy_per_row_j", -1e-12, ["tile.mvm_energy_per_row_j", ">= 0"]),
     ("cpu", "gemm_efficiency", 1.5, ["cpu.gemm_efficiency", "<= 1"]),
+    ("cpu", "gemm_n_half", -1.0, ["cpu.gemm_n_half", "output", ">= 0"]),
     ("cpu", "cores", 0, ["cpu.cores", ">= 1"]),
     ("cpu", "cores", 2.5, ["cpu.cores", "whole number"]),
     ("tile", "rows", "many", ["tile.rows", "number"]),

@@ -1,0 +1,430 @@
+"""Data assembly for the study notebooks: tidy tables made from sweeps and simulation results.
+
+Everything here is pandas/numpy on results that already exist (sweep tables, :class:`SimResult`
+objects), except :func:`sweep_layer_coverage`, which runs one layer sweep per layer so that
+each layer is swept over its own tile budgets. Plotting lives in :mod:`aimclib.plotting`.
+
+Conventions: times in seconds (columns ``*_s``), energies in joules (``*_j``), coverage and
+utilisation as shares in [0, 1] unless a column name ends in ``_pct``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import ParameterError
+from .mapping import map_layer
+from .provenance import save_table
+from .sweep import layer_spec, sweep
+from .system import SystemConfig, load_system
+
+CORE_SHARES = ("digital", "analog", "steal", "idle")
+"""Per-core time components of :func:`utilisation_table`, in stacking order."""
+
+
+def require_columns(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Raise :class:`ParameterError` naming the columns ``what`` needs that ``df`` lacks."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ParameterError(f"{what}: the table has no column(s) {', '.join(missing)}; "
+                             f"its columns are {', '.join(map(str, df.columns))}")
+
+
+def save_study_table(df: pd.DataFrame, path, notebook: str, source: pd.DataFrame | None = None,
+                     **config) -> Path:
+    """Write a study table as CSV with its provenance (:func:`aimclib.provenance.save_table`).
+
+    The provenance config names the ``notebook`` and holds ``config``; when the table (or
+    ``source``, the sweep it was derived from) carries a sweep's provenance
+    (``attrs["provenance"]``, set by :func:`aimclib.sweep.sweep`), its config (grid, study,
+    presets with their parameters) is recorded under ``"sweep"``.
+    """
+    record = (source if source is not None else df).attrs.get("provenance")
+    full = {"notebook": notebook, **config}
+    if isinstance(record, dict) and "config" in record:
+        full["sweep"] = record["config"]
+    return save_table(df, path, full)
+
+
+# ------------------------------------------------------------------------ single layers
+def unit_budgets(spec: str, system: SystemConfig | str = "alpine-tight") -> list[int]:
+    """Tile budgets at which the layer ``spec`` maps one more whole unit: 0, then the tiles of
+    its first 1, 2, ... n units (the last is the tiles that map the whole layer).
+
+    ``spec`` is a layer spec of :func:`aimclib.sweep.layer_spec` (e.g. ``"dense:256:256"``);
+    the tile size comes from ``system``. Budgets between two of these leave tiles unused, so
+    they are the points where a layer's coverage changes.
+    """
+    hw = system if isinstance(system, SystemConfig) else load_system(system)
+    mapping = map_layer(layer_spec(spec).info[0], hw.tile.rows, hw.tile.cols)
+    return [0] + np.cumsum(mapping.unit_tiles).astype(int).tolist()
+
+
+def sweep_layer_coverage(layers: Sequence[str], grid: Mapping[str, list] | None = None,
+                         **sweep_options) -> pd.DataFrame:
+    """Single-layer sweep of every layer in ``layers`` over its own :func:`unit_budgets`.
+
+    ``grid`` holds the other layer-study keys (``preset``, ``cores``, ``balancer``,
+    ``set:...``); ``sweep_options`` go to :func:`aimclib.sweep.sweep`. The budgets come from
+    the first preset of the grid (tile size is the same in every preset the study compares).
+    Returns the concatenated sweep tables, layers in the order given, with the first sweep's
+    provenance (``attrs["provenance"]``) whose grid lists every layer and its budgets.
+    """
+    grid = dict(grid or {})
+    if "layer" in grid or "tiles" in grid:
+        raise ParameterError("sweep_layer_coverage: 'layer' and 'tiles' come from the layers "
+                             "argument and each layer's unit budgets; remove them from grid")
+    if not layers:
+        raise ParameterError("sweep_layer_coverage: give at least one layer spec")
+    preset = grid.get("preset", ["alpine-tight"])[0]
+    budgets = {spec: unit_budgets(spec, preset) for spec in layers}
+    frames = [sweep({**grid, "layer": [spec], "tiles": tiles}, study="layer", **sweep_options)
+              for spec, tiles in budgets.items()]
+    out = pd.concat(frames, ignore_index=True)
+    record = frames[0].attrs.get("provenance")
+    if isinstance(record, dict) and "config" in record:
+        config = dict(record["config"])
+        config["grid"] = {**config.get("grid", {}), "layer": list(layers), "tiles": budgets}
+        out.attrs["provenance"] = {**record, "config": config}
+    return out
+
+
+def coupling_ratio(df: pd.DataFrame, index: Sequence[str], value: str = "speedup"
+                   ) -> pd.DataFrame:
+    """``value`` of loose against tight coupling for each combination of ``index`` columns.
+
+    Returns one row per combination with columns ``tight``, ``loose`` and
+    ``ratio = loose / tight`` (above 1: loose coupling is better for that configuration).
+    """
+    index = list(index)
+    require_columns(df, index + ["coupling", value], "coupling_ratio")
+    wide = df.pivot_table(index=index, columns="coupling", values=value, aggfunc="first")
+    missing = [c for c in ("tight", "loose") if c not in wide.columns]
+    if missing:
+        raise ParameterError(f"coupling_ratio: the table has no {' or '.join(missing)} rows; "
+                             f"it needs both couplings (sweep both presets)")
+    out = wide[["tight", "loose"]].reset_index()
+    out.columns.name = None
+    out["ratio"] = out["loose"] / out["tight"]
+    return out
+
+
+# ------------------------------------------------------------------------ whole networks
+def budget_grid(max_tiles: int, points: int, min_tiles: int = 1,
+                include_zero: bool = True) -> list[int]:
+    """About ``points`` tile budgets spaced geometrically from ``min_tiles`` to ``max_tiles``
+    (distinct integers, so fewer where the spacing is below one tile), with 0 first when
+    ``include_zero``: even resolution on a log axis."""
+    for what, value, low in (("min_tiles", min_tiles, 1), ("max_tiles", max_tiles, min_tiles),
+                             ("points", points, 2)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ParameterError(f"budget_grid: {what} must be an integer >= {low}, "
+                                 f"got {value!r}")
+    grid = np.unique(np.geomspace(min_tiles, max_tiles, points).round().astype(int)).tolist()
+    return ([0] if include_zero else []) + grid
+
+
+def relative_to(df: pd.DataFrame, column: str, reference, on: Sequence[str],
+                value: str = "speedup") -> pd.DataFrame:
+    """``df`` with ``<value>_vs_<reference>``: each row's ``value`` divided by that of the
+    row with ``column == reference`` and the same ``on`` columns (e.g. every allocation's
+    speedup against the optimal allocation's at the same network, coupling and budget)."""
+    on = list(on)
+    if not on:
+        raise ParameterError("relative_to: give at least one column in 'on' to match rows by")
+    require_columns(df, on + [column, value], "relative_to")
+    ref = df[df[column] == reference]
+    if ref.empty:
+        raise ParameterError(f"relative_to: no row has {column} == {reference!r}; values are "
+                             f"{', '.join(map(str, df[column].unique()))}")
+    if ref.duplicated(on).any():
+        raise ParameterError(f"relative_to: several {reference!r} rows share the same {on}; "
+                             f"add the columns that tell them apart to 'on'")
+    base = ref.set_index(on)[value].rename("_ref")
+    out = df.join(base, on=on)
+    out[f"{value}_vs_{reference}"] = out[value] / out.pop("_ref")
+    return out
+
+
+def achieved_coverage(df: pd.DataFrame) -> str:
+    """The column of a network sweep holding the achieved share of MVM weights on tiles:
+    ``achieved_coverage`` when the sweep had a ``coverage`` target key, else ``coverage``."""
+    col = "achieved_coverage" if "achieved_coverage" in df.columns else "coverage"
+    require_columns(df, [col], "achieved_coverage")
+    return col
+
+
+def nearest_coverage(df: pd.DataFrame, target: float, by: Sequence[str]) -> pd.DataFrame:
+    """Per group of ``by`` columns, the row whose achieved coverage (:func:`achieved_coverage`)
+    is nearest ``target`` (0..1; the smaller tile budget on ties)."""
+    by = list(by)
+    require_columns(df, by + ["tiles"], "nearest_coverage")
+    if not 0.0 <= target <= 1.0:
+        raise ParameterError(f"nearest_coverage: target must be a share in [0, 1], "
+                             f"got {target!r}")
+    dist = (df[achieved_coverage(df)] - target).abs()
+    ranked = df.assign(_dist=dist).sort_values(["_dist", "tiles"], kind="stable")
+    # back to the table's row order, so groups keep the order they have in df
+    best = ranked.groupby(by, sort=False).head(1).sort_index()
+    return best.drop(columns="_dist").reset_index(drop=True)
+
+
+def published_comparison(df: pd.DataFrame, coverage: float, speedup: float,
+                         energy_gain: float, by: Sequence[str]) -> pd.DataFrame:
+    """The model's values at the budget nearest ``coverage`` beside a published point.
+
+    Returns per group of ``by``: the achieved coverage, tiles, the model's ``speedup`` and
+    ``energy_gain``, the published values and the model-to-published ratios.
+    """
+    near = nearest_coverage(df, coverage, by)
+    out = near[list(by) + ["tiles"]].copy()
+    out["coverage"] = near[achieved_coverage(near)]
+    out[["speedup", "energy_gain"]] = near[["speedup", "energy_gain"]]
+    out["published_coverage"] = coverage
+    out["published_speedup"] = speedup
+    out["published_energy_gain"] = energy_gain
+    out["speedup_ratio"] = out["speedup"] / speedup
+    out["energy_gain_ratio"] = out["energy_gain"] / energy_gain
+    return out
+
+
+def pareto_mask(df: pd.DataFrame, minimize: Sequence[str] = (),
+                maximize: Sequence[str] = ()) -> pd.Series:
+    """True for rows no other row dominates: at least as good in every objective and strictly
+    better in one (``minimize`` columns lower, ``maximize`` columns higher). Equal rows do not
+    dominate each other, so duplicates of a front point are all on the front."""
+    cols = list(minimize) + list(maximize)
+    if not cols:
+        raise ParameterError("pareto_mask: give at least one column to minimize or maximize")
+    require_columns(df, cols, "pareto_mask")
+    # every objective turned into "lower is better"
+    x = np.column_stack([df[c].to_numpy(float) for c in minimize]
+                        + [-df[c].to_numpy(float) for c in maximize])
+    if np.isnan(x).any():
+        raise ParameterError(f"pareto_mask: columns {', '.join(cols)} hold NaN values")
+    no_worse = (x[:, None, :] <= x[None, :, :]).all(axis=2)   # [j, i]: j no worse than i
+    better = (x[:, None, :] < x[None, :, :]).any(axis=2)      # [j, i]: j better somewhere
+    dominated = (no_worse & better).any(axis=0)
+    return pd.Series(~dominated, index=df.index, name="pareto")
+
+
+def pareto_front(df: pd.DataFrame, by: Sequence[str] = ("network",),
+                 minimize: Sequence[str] = ("tiles_used",),
+                 maximize: Sequence[str] = ("speedup", "energy_gain")) -> pd.DataFrame:
+    """``df`` with a boolean column ``pareto``: non-dominated within each group of ``by``
+    (default: fewest tiles used, highest speedup, highest energy gain, per network)."""
+    by = list(by)
+    require_columns(df, by, "pareto_front")
+    out = df.copy()
+    out["pareto"] = False
+    for _, part in df.groupby(by, sort=False):
+        out.loc[part.index, "pareto"] = pareto_mask(part, minimize, maximize)
+    return out
+
+
+def fewest_tiles(df: pd.DataFrame, targets: Sequence[float], by: Sequence[str] = ("network",),
+                 value: str = "speedup", tiles: str = "tiles_used") -> pd.DataFrame:
+    """Per group of ``by`` and target, the fewest ``tiles`` among the rows whose ``value``
+    reaches the target (>=).
+
+    Columns: ``by``, ``target``, ``reached`` (False when no row of the group reaches it; then
+    ``tiles`` is NaN), ``tiles``, the ``value`` of that row, its achieved ``coverage`` and
+    ``best`` (the group's highest ``value``). The answer is only as fine as the swept budgets.
+    """
+    by = list(by)
+    require_columns(df, by + [value, tiles], "fewest_tiles")
+    cov = achieved_coverage(df)
+    if not len(targets):
+        raise ParameterError("fewest_tiles: give at least one target value")
+    rows = []
+    for key, part in df.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        for target in targets:
+            hit = part[part[value] >= target]
+            row = dict(zip(by, key), target=float(target), reached=not hit.empty,
+                       tiles=np.nan, **{value: np.nan}, coverage=np.nan,
+                       best=float(part[value].max()))
+            if not hit.empty:
+                first = hit.sort_values([tiles, value], ascending=[True, False]).iloc[0]
+                row.update(tiles=float(first[tiles]), coverage=float(first[cov]),
+                           **{value: float(first[value])})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------ schedules
+def layer_window(layers: pd.DataFrame, first: str, last: str | None = None
+                 ) -> tuple[float, float]:
+    """The time window (s) from the start of layer ``first`` to the end of layer ``last``
+    (default: ``first``) in a :attr:`SimResult.layers` table."""
+    require_columns(layers, ["layer", "start_s", "end_s"], "layer_window")
+    last = first if last is None else last
+    names = layers["layer"].tolist()
+    for name in (first, last):
+        if name not in names:
+            raise ParameterError(f"layer_window: no layer {name!r} in the schedule; its first "
+                                 f"layers are {', '.join(names[:8])}, ...")
+    t0 = float(layers.loc[layers["layer"] == first, "start_s"].iloc[0])
+    t1 = float(layers.loc[layers["layer"] == last, "end_s"].iloc[0])
+    if t1 <= t0:
+        raise ParameterError(f"layer_window: layer {last!r} ends ({t1:g} s) before {first!r} "
+                             f"starts ({t0:g} s); give them in execution order")
+    return t0, t1
+
+
+def gantt_intervals(trace: pd.DataFrame, window: tuple[float, float] | None = None,
+                    tile_rows: str = "bins", tile_bins: int = 8,
+                    tiles: pd.DataFrame | None = None, relative: bool = False
+                    ) -> pd.DataFrame:
+    """Busy intervals of a :attr:`SimResult.trace` laid out as Gantt rows.
+
+    Rows: one per core (``core c``), then tile rows: ``tile_rows="each"`` gives every tile busy
+    in the window its own row (labelled with its owner core when ``tiles``, the
+    :attr:`SimResult.tiles` table, is given and the coupling is tight); ``"bins"`` groups
+    consecutive tile ids (a layer's tiles are consecutive) into at most ``tile_bins`` rows;
+    ``"none"`` drops tiles. Intervals are clipped to ``window`` (s) when given, and with
+    ``relative=True`` their times count from the window's start (so schedules of different
+    lengths line up).
+
+    Columns: ``row`` (label), ``row_pos`` (0 = top), ``resource``, ``kind``, ``layer``,
+    ``start_s``, ``end_s``.
+    """
+    require_columns(trace, ["resource", "id", "layer", "kind", "start_s", "end_s"],
+                  "gantt_intervals")
+    if tile_rows not in ("each", "bins", "none"):
+        raise ParameterError(f"gantt_intervals: tile_rows must be 'each', 'bins' or 'none', "
+                             f"got {tile_rows!r}")
+    if isinstance(tile_bins, bool) or not isinstance(tile_bins, int) or tile_bins < 1:
+        raise ParameterError(f"gantt_intervals: tile_bins must be an integer >= 1, "
+                             f"got {tile_bins!r}")
+    t = trace
+    if window is not None:
+        t0, t1 = window
+        if not t1 > t0:
+            raise ParameterError(f"gantt_intervals: window must be (start, end) with end > "
+                                 f"start, got {window!r}")
+        t = t[(t["end_s"] > t0) & (t["start_s"] < t1)].copy()
+        t["start_s"] = t["start_s"].clip(lower=t0)
+        t["end_s"] = t["end_s"].clip(upper=t1)
+    cores = t[t["resource"] == "core"].copy()
+    n_cores = int(trace.loc[trace["resource"] == "core", "id"].max()) + 1 \
+        if (trace["resource"] == "core").any() else 0
+    cores["row_pos"] = cores["id"].astype(int)
+    cores["row"] = "core " + cores["id"].astype(int).astype(str)
+    parts = [cores]
+    tl = t[t["resource"] == "tile"].copy()
+    if tile_rows != "none" and not tl.empty:
+        ids = np.sort(tl["id"].unique())
+        if tile_rows == "each":
+            pos = {tid: i for i, tid in enumerate(ids)}
+            owner = {}
+            if tiles is not None and not tiles.empty:
+                owner = dict(zip(tiles["tile"], tiles["owner_core"]))
+            tl["row_pos"] = n_cores + tl["id"].map(pos)
+            tl["row"] = [f"tile {tid}" + (f" (core {owner[tid]})" if owner.get(tid, -1) >= 0
+                                          else "") for tid in tl["id"]]
+        else:
+            lo, hi = int(ids[0]), int(ids[-1])
+            edges = np.unique(np.linspace(lo, hi + 1, min(tile_bins, hi - lo + 1) + 1)
+                              .round().astype(int))
+            b = np.searchsorted(edges, tl["id"].to_numpy(), side="right") - 1
+            tl["row_pos"] = n_cores + b
+            tl["row"] = [f"tiles {edges[i]}-{edges[i + 1] - 1}" for i in b]
+        parts.append(tl)
+    out = pd.concat(parts, ignore_index=True)
+    if window is not None and relative:
+        out["start_s"] -= window[0]
+        out["end_s"] -= window[0]
+    cols = ["row", "row_pos", "resource", "kind", "layer", "start_s", "end_s"]
+    return out[cols].sort_values(["row_pos", "start_s"], kind="stable").reset_index(drop=True)
+
+
+def _check_results(results: Mapping, names: Sequence[str]) -> list[tuple]:
+    keys = []
+    for key in results:
+        key = key if isinstance(key, tuple) else (key,)
+        if len(key) != len(names):
+            raise ParameterError(f"results key {key!r} has {len(key)} parts but names "
+                                 f"{tuple(names)!r} has {len(names)}")
+        keys.append(key)
+    return keys
+
+
+def utilisation_table(results: Mapping, names: Sequence[str] = ("coupling", "balancer")
+                      ) -> pd.DataFrame:
+    """Per configuration and core, how the inference time splits into digital work, analog
+    work (interface, stall, host work around MVMs), stealing and idle time.
+
+    ``results`` maps a configuration key (a tuple named by ``names``) to a :class:`SimResult`.
+    Columns: ``names``, ``core``, ``component`` (:data:`CORE_SHARES`), ``seconds``,
+    ``share_pct`` (of the configuration's latency; a core's four shares add up to 100).
+    """
+    keys = _check_results(results, names)
+    frames = []
+    for key, res in zip(keys, results.values()):
+        c = res.cores
+        long = c.melt(id_vars=["core"], value_vars=[f"{k}_s" for k in CORE_SHARES],
+                      var_name="component", value_name="seconds")
+        long["component"] = long["component"].str.removesuffix("_s")
+        long["share_pct"] = 100.0 * long["seconds"] / res.latency_s
+        for name, value in zip(names, key):
+            long[name] = value
+        frames.append(long)
+    out = pd.concat(frames, ignore_index=True)
+    out["component"] = pd.Categorical(out["component"], CORE_SHARES, ordered=True)
+    out = out.sort_values(list(names) + ["core", "component"], kind="stable")
+    out["component"] = out["component"].astype(str)
+    return out[list(names) + ["core", "component", "seconds", "share_pct"]].reset_index(
+        drop=True)
+
+
+def config_summary(results: Mapping, names: Sequence[str] = ("coupling", "balancer")
+                   ) -> pd.DataFrame:
+    """One row per configuration: tiles, coverage, latency (ms), speedup, energy gain, the
+    mean, lowest and highest core utilisation (%) and the tasks moved by stealing."""
+    keys = _check_results(results, names)
+    rows = []
+    for key, res in zip(keys, results.values()):
+        util = 100.0 * res.cores["utilisation"]
+        rows.append({**dict(zip(names, key)), "tiles": res.system.tiles,
+                     "coverage_pct": 100.0 * res.coverage, "latency_ms": 1e3 * res.latency_s,
+                     "speedup": res.speedup, "energy_gain": res.energy_gain,
+                     "mean_utilisation_pct": float(util.mean()),
+                     "min_utilisation_pct": float(util.min()),
+                     "max_utilisation_pct": float(util.max()),
+                     "steals": int(res.cores["steals"].sum())})
+    return pd.DataFrame(rows)
+
+
+def layer_label(spec: str) -> str:
+    """A short human label of a layer spec: ``"conv:64:64:3:56:1:1"`` -> ``"conv 64→64 3x3
+    @56"``, ``"dense:256:256"`` -> ``"dense 256→256"``, ``"depthwise:256:3:14"`` ->
+    ``"depthwise 256ch 3x3 @14"`` (stride and groups appended when not 1)."""
+    kind, *fields = spec.split(":")
+    try:
+        nums = [int(f) for f in fields]
+    except ValueError:
+        raise ParameterError(f"layer spec {spec!r}: fields after the kind must be integers")
+    shapes = {"dense": (2, 2), "conv": (4, 7), "depthwise": (3, 5)}
+    if kind not in shapes or not shapes[kind][0] <= len(nums) <= shapes[kind][1]:
+        raise ParameterError(f"layer spec {spec!r}: expected dense:IN:OUT, "
+                             f"conv:CIN:COUT:K:HW[:STRIDE[:PAD[:GROUPS]]] or "
+                             f"depthwise:C:K:HW[:STRIDE[:PAD]]")
+    if kind == "dense":
+        return f"dense {nums[0]}→{nums[1]}"
+    if kind == "conv":
+        cin, cout, k, hw = nums[:4]
+        label = f"conv {cin}→{cout} {k}x{k} @{hw}"
+        groups = nums[6] if len(nums) > 6 else 1
+    else:
+        c, k, hw = nums[:3]
+        label = f"depthwise {c}ch {k}x{k} @{hw}"
+        groups = 1
+    stride_at = 4 if kind == "conv" else 3
+    if len(nums) > stride_at and nums[stride_at] != 1:
+        label += f" /{nums[stride_at]}"
+    return label + (f" g={groups}" if groups != 1 else "")
