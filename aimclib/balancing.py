@@ -12,9 +12,10 @@ MVM per output position). The balancers:
   makespan ``L`` is found by bisection such that the owners' analog work fits under ``L`` once
   some output positions of over-full tiles are computed digitally instead, and all digital
   work (remainder plus converted positions) fits the other cores' room under ``L``
-  (water-filling). Loose: digital and analog work dealt by longest-processing-time first
-  with tile order rotated per core. In both, the static-even split is also scored and the
-  better one kept, so static-balanced is never slower than static-even.
+  (water-filling); a tile no faster than a core on its own block is left unused. Loose:
+  analog chunks dealt by longest-processing-time first, then the digital work water-filled.
+  In both, the static-even split is also scored and the better one kept, so static-balanced
+  is never slower than static-even.
 * ``work-stealing``: the static-even split cut into ``tasks_per_core`` chunks per core (a
   tight tile's stream into ``tasks_per_core x p`` chunks), then idle cores steal
   (:mod:`aimclib.engine`).
@@ -112,8 +113,7 @@ class _Builder:
         if pixels <= 0:
             return
         mc, t = self.mc, tile
-        jobs = -(-pixels // mc.vectors_per_job) if mc.job_s else 0
-        iface = pixels * float(mc.iface_s[t]) + jobs * mc.job_s
+        iface = pixels * float(mc.iface_s[t]) + float(mc.jobs(pixels)) * mc.job_s
         stall = pixels * float(mc.stall_s[t])
         host = pixels * float(mc.host_s[t])
         core_s = iface + stall + host
@@ -192,19 +192,22 @@ def _balanced_tight(b: _Builder) -> None:
     """Bisection on the makespan ``L``: every owner keeps at most ``L`` of analog work, the
     excess of an over-full owner is converted to digital work (tiles whose digital cost is
     lowest relative to their analog cost first), and all digital work (remainder plus
-    converted) must fit the cores' room under ``L`` (water-filling)."""
+    converted) must fit the cores' room under ``L`` (water-filling). A tile whose block is
+    computed digitally no slower than through the tile (a sparsely filled depthwise tile,
+    say) is not used at all."""
     p, m, n_t = b.p, b.w.pixels, b.n_tiles
     owners = b.owners[:n_t]
     a_px = np.asarray(b.mc.core_s[:n_t], dtype=np.float64)
     alt_px = np.asarray(b.w.alt_px_s[:n_t], dtype=np.float64)
     ratio = alt_px / a_px
+    useless = ratio <= 1.0  # the tile is no faster than any core computing its block
     # per core, its tiles by increasing ratio, padded into (cores, width) arrays
     width = int(np.bincount(owners, minlength=p).max())
     cap = np.zeros((p, width))
     conv_ratio = np.zeros((p, width))
     slot = np.full((p, width), -1, np.int64)
     for c in range(p):
-        mine = np.flatnonzero(owners == c)
+        mine = np.flatnonzero((owners == c) & ~useless)
         mine = mine[np.argsort(ratio[mine], kind="stable")]
         cap[c, :len(mine)] = m * a_px[mine]
         conv_ratio[c, :len(mine)] = ratio[mine]
@@ -214,12 +217,14 @@ def _balanced_tight(b: _Builder) -> None:
     before = cum - cap
     digital_total = m * b.eff_px
 
-    hi = _makespan_level(load, cap, before, conv_ratio, digital_total)
+    hi = _makespan_level(load, cap, before, conv_ratio,
+                         digital_total + m * float(alt_px[useless].sum()))
     conv = np.clip(np.maximum(0.0, load - hi)[:, None] - before, 0.0, cap)
     keep = np.full(n_t, m, dtype=np.int64)
     valid = slot >= 0
     drop = np.ceil(conv[valid] / (m * a_px[slot[valid]]) * m - 1e-9).astype(np.int64)
     keep[slot[valid]] = m - np.minimum(drop, m)
+    keep[useless] = 0
     for t in range(n_t):
         b.analog(int(owners[t]), t, int(keep[t]), KIND_TIGHT)
     # deal converted tile work, then the digital remainder, into the cores' room under L
@@ -249,8 +254,8 @@ def _balanced_tight(b: _Builder) -> None:
 
 
 def _balanced_loose(b: _Builder) -> None:
-    """Longest-processing-time first over all analog chunks and digital shares; tile order
-    rotated per core so cores do not queue on the same tile at once."""
+    """Longest-processing-time first over the analog chunks (each tile's positions cut into
+    one chunk per core), then the digital remainder water-filled over the cores."""
     p, m = b.p, b.w.pixels
     load = np.zeros(p)
     items = []  # (duration, kind, tile, pixels)
@@ -259,8 +264,7 @@ def _balanced_loose(b: _Builder) -> None:
         for t in range(b.n_tiles):
             for part in parts:
                 mc = b.mc
-                jobs = -(-int(part) // mc.vectors_per_job)
-                items.append((int(part) * float(mc.core_s[t]) + jobs * mc.job_s, 1, t, int(part)))
+                items.append((float(mc.chunk_core_s(int(part))[t]), 1, t, int(part)))
     order = sorted(range(len(items)), key=lambda i: (-items[i][0], i))
     for i in order:
         c = int(np.argmin(load))

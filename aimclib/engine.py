@@ -3,18 +3,21 @@
 Semantics (``docs/model.md`` has the full account):
 
 * Tasks belong to layers. A layer is *released* when all its predecessor layers have finished
-  (barrier mode: the previous layer; DAG mode: its real predecessors); its tasks are then
-  appended, in index order, to the deque of the core the balancer assigned them to.
+  (barrier mode: the previous layer; DAG mode: its real predecessors); layers released at the
+  same moment are released in layer order, and their tasks appended, in index order, to the
+  deque of the core the balancer assigned them to.
 * A free core pops the front task of its own deque. With stealing on and its deque empty, it
   picks a victim (``VICTIM_RANDOM``: uniformly among cores with work, from the seeded
-  generator; ``VICTIM_MOST_LOADED``: the largest remaining work, lowest index on ties) and
+  generator; ``VICTIM_MOST_LOADED``: the largest queued core time, summed front to back,
+  lowest index on ties) and
   takes the *back* task of the victim's deque, paying ``steal_s`` first.
 * Task kinds: digital (any core, ``core_s``), tight analog (``owner`` core's tile; only the
   owner runs it on the tile, ``core_s``), loose analog (any core; the core is busy ``core_s``
   for job set-up, host work and completion and is free after that; the tile is busy
   ``tile_s`` from ``max(start, tile free)``; the shared bus serves transfers first come first
   served from their issue time, ``bus free = max(bus free, start) + bus_s``; the task ends at
-  ``max(start + core_s, tile start + tile_s, bus free)``). The core's part overlaps the tile's:
+  ``max(start + core_s, tile start + tile_s, bus free)``; the tile is free again at
+  ``tile start + tile_s``). The core's part overlaps the tile's:
   a job's completion is not added after the tile's work (a chunk of many MVMs hides it).
 * Tight rule for a stolen analog task: the thief computes it digitally (``alt_s``) when that
   finishes sooner than the owner could, i.e. ``now + steal_s + alt_s`` < owner's free time +
@@ -40,7 +43,8 @@ RAN_DIGITAL, RAN_ANALOG, RAN_STOLEN_DIGITAL = 0, 1, 2
 def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile_s,
                     task_bus_s, task_alt_s, layer_task_ptr, layer_pred_ptr, layer_pred,
                     n_cores, n_tiles, steal, steal_s, victim, seed, barrier):
-    """Run the schedule; returns per-task (start, end, core, how) and per-layer (release, end).
+    """Run the schedule; returns per-task (start, end, core, how, tile start: when its MVMs
+    began on the tile, NaN for tasks not run on a tile) and per-layer (release, end).
 
     Arrays: tasks are grouped by layer (``layer_task_ptr`` is CSR over layers, in order);
     ``task_core`` is the deque each task is appended to at release, ``task_tile`` the tile of
@@ -52,6 +56,7 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
     end = np.full(n_tasks, np.nan)
     ran_on = np.full(n_tasks, -1, np.int64)
     how = np.full(n_tasks, -1, np.int64)
+    tile_start = np.full(n_tasks, np.nan)
     release = np.full(n_layers, np.nan)
     layer_end = np.full(n_layers, np.nan)
 
@@ -59,7 +64,6 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
     dq = np.empty((n_cores, max(n_tasks, 1)), np.int64)
     head = np.zeros(n_cores, np.int64)
     tail = np.zeros(n_cores, np.int64)
-    queued_work = np.zeros(n_cores)  # sum of core_s of queued tasks
     core_free = np.zeros(n_cores)
     tile_free = np.zeros(max(n_tiles, 1))
     bus_free = 0.0
@@ -102,10 +106,10 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
             n_ready += 1
 
     while n_done_layers < n_layers:
-        # 1. release ready layers at `now`
-        while n_ready > 0:
-            n_ready -= 1
-            lay = ready_stack[n_ready]
+        # 1. release ready layers at `now`, in layer order
+        ready = np.sort(ready_stack[:n_ready])
+        n_ready = 0
+        for lay in ready:
             release[lay] = now
             if barrier:
                 np.random.seed(seed + lay)
@@ -113,7 +117,6 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
                 c = task_core[i]
                 dq[c, tail[c]] = i
                 tail[c] += 1
-                queued_work[c] += task_core_s[i]
             if tasks_left[lay] == 0:
                 fin_time[lay] = now
                 pending[n_pending] = lay
@@ -150,7 +153,6 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
             if head[c] < tail[c]:
                 i = dq[c, head[c]]
                 head[c] += 1
-                queued_work[c] -= task_core_s[i]
                 mode = RAN_ANALOG if task_kind[i] != KIND_DIGITAL else RAN_DIGITAL
             elif steal:
                 v = -1
@@ -170,13 +172,16 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
                 else:
                     best = -1.0
                     for o in range(n_cores):
-                        if o != c and head[o] < tail[o] and queued_work[o] > best:
-                            best = queued_work[o]
-                            v = o
+                        if o != c and head[o] < tail[o]:
+                            w = _queued(dq, head, tail, task_core_s, o)
+                            if w > best:
+                                best = w
+                                v = o
                 if v >= 0:
                     cand = dq[v, tail[v] - 1]
                     if task_kind[cand] == KIND_TIGHT:
-                        owner_done = max(core_free[v], now) + queued_work[v]
+                        owner_done = max(core_free[v], now) + _queued(
+                            dq, head, tail, task_core_s, v)
                         if now + steal_s + task_alt_s[cand] < owner_done:
                             i = cand
                             mode = RAN_STOLEN_DIGITAL
@@ -185,7 +190,6 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
                         mode = RAN_ANALOG if task_kind[cand] == KIND_LOOSE else RAN_DIGITAL
                     if i >= 0:
                         tail[v] -= 1
-                        queued_work[v] -= task_core_s[i]
                         t0 = now + steal_s
             if i < 0:
                 continue
@@ -200,13 +204,15 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
                 core_free[c] = t0 + task_core_s[i]
                 tl = task_tile[i]
                 ts = max(t0, tile_free[tl])
+                tile_start[i] = ts
+                tile_free[tl] = ts + task_tile_s[i]
                 bus_free = max(bus_free, t0) + task_bus_s[i]
-                te = max(ts + task_tile_s[i], bus_free)
-                tile_free[tl] = te
-                end[i] = max(core_free[c], te)
+                end[i] = max(core_free[c], tile_free[tl], bus_free)
             else:
                 core_free[c] = t0 + task_core_s[i]
                 end[i] = core_free[c]
+                if mode == RAN_ANALOG:
+                    tile_start[i] = t0
             lay = task_layer[i]
             tasks_left[lay] -= 1
             if tasks_left[lay] == 0:
@@ -229,7 +235,16 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
         if nxt == np.inf:
             break  # nothing can progress (cannot happen with consistent inputs)
         now = nxt
-    return start, end, ran_on, how, release, layer_end
+    return start, end, ran_on, how, tile_start, release, layer_end
+
+
+@numba.njit(cache=True)
+def _queued(dq, head, tail, task_core_s, core):
+    """Core time of the tasks still in ``core``'s deque, summed front to back."""
+    total = 0.0
+    for j in range(head[core], tail[core]):
+        total += task_core_s[dq[core, j]]
+    return total
 
 
 @numba.njit(cache=True)
@@ -240,8 +255,8 @@ def simulate_barrier_kernel(task_layer, task_kind, task_core, task_tile, task_co
     free and the generator seeded with ``seeds[layer]`` (the caller passes ``seed + index``
     of the layer in its network, so a layer's schedule depends on that layer only).
 
-    Returns per-task (start, end, core, how) relative to the layer's start and each layer's
-    makespan; the network's timeline is the running sum of the makespans.
+    Returns per-task (start, end, core, how, tile start) relative to the layer's start and
+    each layer's makespan; the network's timeline is the running sum of the makespans.
     """
     n_tasks = task_layer.shape[0]
     n_layers = layer_task_ptr.shape[0] - 1
@@ -249,6 +264,7 @@ def simulate_barrier_kernel(task_layer, task_kind, task_core, task_tile, task_co
     end = np.empty(n_tasks)
     ran_on = np.empty(n_tasks, np.int64)
     how = np.empty(n_tasks, np.int64)
+    tile_start = np.empty(n_tasks)
     makespan = np.zeros(n_layers)
     one_ptr = np.zeros(2, np.int64)
     no_pred_ptr = np.zeros(2, np.int64)
@@ -256,7 +272,7 @@ def simulate_barrier_kernel(task_layer, task_kind, task_core, task_tile, task_co
     for lay in range(n_layers):
         a, b = layer_task_ptr[lay], layer_task_ptr[lay + 1]
         one_ptr[1] = b - a
-        s, e, r, h, _, le = simulate_kernel(
+        s, e, r, h, ts, _, le = simulate_kernel(
             np.zeros(b - a, np.int64), task_kind[a:b], task_core[a:b], task_tile[a:b],
             task_core_s[a:b], task_tile_s[a:b], task_bus_s[a:b], task_alt_s[a:b], one_ptr,
             no_pred_ptr, no_pred, n_cores, n_tiles, steal, steal_s, victim, seeds[lay], True)
@@ -264,5 +280,6 @@ def simulate_barrier_kernel(task_layer, task_kind, task_core, task_tile, task_co
         end[a:b] = e
         ran_on[a:b] = r
         how[a:b] = h
+        tile_start[a:b] = ts
         makespan[lay] = le[0]
-    return start, end, ran_on, how, makespan
+    return start, end, ran_on, how, tile_start, makespan

@@ -67,18 +67,6 @@ class MvmCost:
         """Core time to run ``m`` MVMs on each tile (s): per-MVM work plus whole jobs."""
         return m * self.core_s + self.jobs(m) * self.job_s
 
-    def chunk_chain_s(self, m) -> np.ndarray:
-        """Shortest wall time for ``m`` MVMs on each tile when nothing else competes (s).
-
-        Tight: the owning core does everything in sequence. Jobs: the tile works through
-        the transfers and MVMs back to back, plus one job's set-up and completion that
-        cannot overlap the tile's work (the cores serving the jobs are not the limit here:
-        any core may serve any job).
-        """
-        if self.job_s == 0.0:
-            return m * self.core_s
-        return np.where(np.asarray(m) > 0, m * self.tile_s + self.job_s, 0.0)
-
 
 class Interface(ABC):
     """How cores reach AIMC tiles. Subclasses set ``name`` and ``shared`` and price one MVM."""

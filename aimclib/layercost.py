@@ -6,11 +6,14 @@ tiles hold. The layer is then scheduled on ``p`` cores exactly as the full-netwo
 schedules one layer (:mod:`aimclib.simulate`, barrier mode, ``static-balanced`` by default):
 every mapped tile runs one MVM per output position, the rest of the outputs are a digital GEMM
 divisible among the cores, and over-full tight tiles may hand output positions to idle cores
-to compute digitally. Its ideal (divisible-work) bounds, which the schedule meets or exceeds:
+to compute digitally. Lower bounds the schedule meets or exceeds (divisible work):
 
-* **tight**: ``max(max_c A_c, (sum_c A_c + D) / p)`` with ``A_c`` the analog core work of
-  core ``c``'s tiles and ``D`` the digital work;
-* **loose**: ``max((A + D) / p, max_t (m * tile_t + job), m * bus_bytes / B_bus)``.
+* **tight**: the water-filling level ``L*`` at which every core's own analog work above
+  ``L*`` is converted to digital work and all digital work fits under ``L*``; without
+  conversion it would be ``max(max_c A_c, (sum_c A_c + D) / p)`` with ``A_c`` the analog core
+  work of core ``c``'s tiles and ``D`` the digital work;
+* **loose**: ``max((A + D) / p, max_t m * tile_t, m * bus_bytes / B_bus)`` (a DMA job's
+  set-up and completion overlap the tile's work in the engine).
 
 Energy: busy core-seconds x active power + idle core-seconds x idle power + tile MVM energy +
 static power of the ``T`` tiles x latency + DRAM bytes x energy/byte + bus bytes x energy/byte.

@@ -18,14 +18,11 @@ Written from the semantics in the ``aimclib.engine`` docstring, not from the ker
   queued work, which includes the stolen task as the deque's last. Otherwise the thief takes
   nothing at this instant.
 * A loose analog task keeps the core for ``core_s`` from its start; its tile is busy ``tile_s``
-  from the later of the task's start and the tile being free; its transfers are queued on the
+  from the later of the task's start and the tile being free (and free again ``tile_s``
+  later); its transfers are queued on the
   shared bus first come first served from the task's start and hold it ``bus_s``; the task
   ends when the core part, the tile part and the transfers have all ended.
 * Barrier mode reseeds the generator with ``seed + layer`` when a layer is released.
-
-Where the kernel disagrees (xfail tests in tests/test_engine.py): it appends layers released at
-the same instant in descending index order; it keeps a loose tile busy until the task's
-transfers end; its most-loaded choice breaks ties of equal queues by rounding of running sums.
 
 Durations in the tests are dyadic rationals, so every sum is exact and decisions that compare
 sums (tight rule, most-loaded ties) cannot be flipped by rounding.
@@ -63,6 +60,7 @@ def simulate(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile
 
     start = [None] * n_tasks
     end = [None] * n_tasks
+    tile_start = [None] * n_tasks
     ran_on = [-1] * n_tasks
     how = [-1] * n_tasks
     release = [None] * n_layers
@@ -106,14 +104,7 @@ def simulate(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile
     def settle():
         """Release, finish and start whatever can be at ``now``; True if anything did."""
         nonlocal rng, bus_free
-        for lay in range(n_layers):
-            if release[lay] is None and all(layer_end[p] is not None for p in preds[lay]):
-                release[lay] = now
-                if barrier:
-                    rng = np.random.RandomState(seed + lay)
-                for i in tasks_of[lay]:
-                    deques[owner_deque[i]].append(i)
-                return True
+        finished = False
         for lay in range(n_layers):
             if release[lay] is None or layer_end[lay] is not None:
                 continue
@@ -121,7 +112,19 @@ def simulate(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile
                 fin = max([end[i] for i in tasks_of[lay]], default=release[lay])
                 if fin <= now:
                     layer_end[lay] = fin
-                    return True
+                    finished = True
+        if finished:
+            return True
+        ready = [lay for lay in range(n_layers) if release[lay] is None
+                 and all(layer_end[p] is not None for p in preds[lay])]
+        for lay in ready:  # layers released at the same moment go in layer order
+            release[lay] = now
+            if barrier:
+                rng = np.random.RandomState(seed + lay)
+            for i in tasks_of[lay]:
+                deques[owner_deque[i]].append(i)
+        if ready:
+            return True
         started = False
         for c in range(n_cores):
             if core_free[c] > now:
@@ -136,12 +139,14 @@ def simulate(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile
                 core_free[c] = end[i] = t0 + alt_s[i]
             elif kind[i] == LOOSE:
                 core_free[c] = t0 + core_s[i]
-                tile_start = max(t0, tile_free[tile[i]])
-                tile_free[tile[i]] = tile_start + tile_s[i]
+                tile_start[i] = max(t0, tile_free[tile[i]])
+                tile_free[tile[i]] = tile_start[i] + tile_s[i]
                 bus_free = max(bus_free, t0) + bus_s[i]
                 end[i] = max(core_free[c], tile_free[tile[i]], bus_free)
             else:
                 core_free[c] = end[i] = t0 + core_s[i]
+                if mode == RAN_ANALOG:
+                    tile_start[i] = t0
         return started
 
     while any(e is None for e in layer_end):
@@ -162,7 +167,7 @@ def simulate(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile
         return np.array([np.nan if x is None else x for x in xs], dtype=dtype)
 
     return (arr(start), arr(end), np.array(ran_on, np.int64), np.array(how, np.int64),
-            arr(release), arr(layer_end))
+            arr(tile_start), arr(release), arr(layer_end))
 
 
 def simulate_barrier(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile_s,
@@ -170,18 +175,19 @@ def simulate_barrier(task_layer, task_kind, task_core, task_tile, task_core_s, t
                      victim, seeds):
     """Reference of :func:`aimclib.engine.simulate_barrier_kernel`: every layer alone from
     t = 0 with seed ``seeds[layer]`` (``task_layer`` is not used: ``layer_task_ptr`` groups the
-    tasks); returns ``(start, end, core, how, makespan)``."""
-    outs = [[], [], [], []]
+    tasks); returns ``(start, end, core, how, tile start, makespan)``."""
+    outs = [[], [], [], [], []]
     makespan = []
     for lay in range(len(layer_task_ptr) - 1):
         a, b = int(layer_task_ptr[lay]), int(layer_task_ptr[lay + 1])
-        s, e, r, h, _, le = simulate(
+        s, e, r, h, ts, _, le = simulate(
             np.zeros(b - a, np.int64), task_kind[a:b], task_core[a:b], task_tile[a:b],
             task_core_s[a:b], task_tile_s[a:b], task_bus_s[a:b], task_alt_s[a:b],
             np.array([0, b - a]), np.array([0, 0]), np.array([], np.int64), n_cores, n_tiles,
             steal, steal_s, victim, int(seeds[lay]), True)
-        for out, x in zip(outs, (s, e, r, h)):
+        for out, x in zip(outs, (s, e, r, h, ts)):
             out.append(x)
         makespan.append(le[0])
     cat = [np.concatenate(o) if o else np.zeros(0) for o in outs]
-    return cat[0], cat[1], cat[2].astype(np.int64), cat[3].astype(np.int64), np.array(makespan)
+    return (cat[0], cat[1], cat[2].astype(np.int64), cat[3].astype(np.int64), cat[4],
+            np.array(makespan))

@@ -86,7 +86,6 @@ def test_tight_chunks(m, core_ns):
     c = TightInterface().mvm_cost(TIGHT, np.array([256]), np.array([256]), np.array([0]))
     assert c.jobs(m) == m  # one "job" per MVM: no batching
     assert c.chunk_core_s(m)[0] == approx(core_ns * NS)
-    assert c.chunk_chain_s(m)[0] == approx(core_ns * NS)  # the owning core does everything
 
 
 def test_loose_full_mvm():
@@ -103,18 +102,17 @@ def test_loose_full_mvm():
     assert c.job_s == approx(1090 * NS) and c.vectors_per_job == 16
 
 
-@pytest.mark.parametrize("m, jobs, core_ns, chain_ns", [
-    # core: m * 144 ns + jobs * 1090 ns;  chain: m * 228 ns + 1090 ns (0 when m = 0)
-    (0, 0, 0, 0),
-    (1, 1, 144 + 1090, 228 + 1090),  # 1234 / 1318
-    (16, 1, 16 * 144 + 1090, 16 * 228 + 1090),  # 3394 / 4738
-    (17, 2, 17 * 144 + 2 * 1090, 17 * 228 + 1090),  # 4628 / 4966
+@pytest.mark.parametrize("m, jobs, core_ns", [
+    # core: m * 144 ns + jobs * 1090 ns
+    (0, 0, 0),
+    (1, 1, 144 + 1090),  # 1234
+    (16, 1, 16 * 144 + 1090),  # 3394
+    (17, 2, 17 * 144 + 2 * 1090),  # 4628
 ])
-def test_loose_chunks(m, jobs, core_ns, chain_ns):
+def test_loose_chunks(m, jobs, core_ns):
     c = LooseInterface().mvm_cost(LOOSE, np.array([256]), np.array([256]), np.array([0]))
     assert int(c.jobs(m)) == jobs
     assert c.chunk_core_s(m)[0] == approx(core_ns * NS)
-    assert c.chunk_chain_s(m)[0] == approx(chain_ns * NS)
 
 
 def test_loose_partial_rows_and_bits():
@@ -137,23 +135,8 @@ def test_mvm_cost_core_s_sums_its_parts():
                 tile_s=np.array([3.0]), bus_bytes=np.array([0.0]), energy_j=np.array([0.0]),
                 job_s=10.0, vectors_per_job=4)
     assert c.core_s[0] == 7.0
-    # m = 5: core 5 * 7 + ceil(5/4) * 10 = 55; chain 5 * 3 + 10 = 25 (the tile's work and one
-    # job; the core work may be spread over any cores, so it does not bound the chain)
-    assert c.chunk_core_s(5)[0] == 55.0 and c.chunk_chain_s(5)[0] == 25.0
-    assert c.chunk_chain_s(0)[0] == 0.0
-
-
-def test_loose_chain_follows_its_docstring():
-    # A 192 x 256 later row block (the 2nd and 3rd tiles of a 3x3 conv 64 -> 256), m = 784
-    # (28 x 28 outputs), default alpine-loose:
-    #   docstring: m * tile_s + job_s = 784 * 212 ns + 1090 ns = 166208 + 1090 = 167298 ns
-    #   code also takes chunk_core_s = 784 * 156 ns + ceil(784/16) * 1090 ns
-    #                                = 122304 + 49 * 1090 = 122304 + 53410 = 175714 ns
-    #   chunk_core_s = 784 * 156 ns + ceil(784/16) * 1090 ns = 122304 + 53410 = 175714 ns is
-    #   larger, but spread over the cores it does not bound the tile's chain
-    c = LooseInterface().mvm_cost(LOOSE, np.array([192]), np.array([256]), np.array([1]))
-    assert c.chunk_core_s(784)[0] == approx(175714 * NS)
-    assert c.chunk_chain_s(784)[0] == approx(167298 * NS)
+    # m = 5: core 5 * 7 + ceil(5/4) * 10 = 55
+    assert c.chunk_core_s(5)[0] == 55.0 and c.chunk_core_s(0)[0] == 0.0
 
 
 @pytest.mark.parametrize("preset", [TIGHT, LOOSE], ids=["tight", "loose"])

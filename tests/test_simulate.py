@@ -74,8 +74,7 @@ def tiny_networks(draw, branches=True):
 @st.composite
 def configs(draw, dag=None, balancer=None, hw=None, tiles=st.integers(0, 40)):
     """Keyword arguments of :func:`simulate` (plus ``net``); ``dag``, ``balancer`` and ``hw``
-    fixed when given. DAG mode with work stealing on tight tiles is left out: it fails (see
-    test_dag_work_stealing_tight)."""
+    fixed when given."""
     net = draw(tiny_networks())
     kw = dict(hw=hw or draw(st.sampled_from(PRESETS)), cores=draw(st.sampled_from(CORES)),
               tiles=draw(tiles), allocation=draw(st.sampled_from(ALLOCATIONS)),
@@ -85,18 +84,11 @@ def configs(draw, dag=None, balancer=None, hw=None, tiles=st.integers(0, 40)):
               seed=draw(st.integers(0, 1000)),
               steal_latency_s=draw(st.sampled_from((0.0, 2e-7, 1e-6))),
               tasks_per_core=draw(st.sampled_from((1, 4, 8))))
-    if kw["dag"] and kw["balancer"] == "work-stealing" and kw["hw"] == "alpine-tight":
-        kw["hw"] = "alpine-loose"
     return net, kw
 
 
 def close(a, b, rel=REL):
     return abs(a - b) <= rel * max(abs(a), abs(b))
-
-
-def tile_offsets(r):
-    """First global tile number of each layer (DAG mode numbers tiles across the network)."""
-    return np.concatenate([[0], np.cumsum([len(o) for o in r.owners])])
 
 
 def layer_span(r, i):
@@ -107,7 +99,6 @@ def layer_span(r, i):
 def check_tasks(r):
     """Every task ran once, where and how it may; the layer's work is covered exactly."""
     p = r.system.cores
-    offsets = tile_offsets(r)
     for i, (w, s) in enumerate(zip(r.workload.layers, r.schedules)):
         t = s.tasks
         n = len(t)
@@ -130,7 +121,7 @@ def check_tasks(r):
         n_tiles = w.mapping.tiles_for(units) if w.mapping is not None else 0
         assert len(r.owners[i]) == n_tiles
         remainder = float(w.digital_px_s[units if w.mapping is not None else 0]) > 0
-        local = t.tile[~digital] - (offsets[i] if r.dag else 0)
+        local = t.tile[~digital]
         assert ((local >= 0) & (local < n_tiles)).all()
         per_tile = np.bincount(local, weights=t.pixels[~digital], minlength=n_tiles)
         assert (per_tile <= w.pixels).all()
@@ -214,8 +205,7 @@ def check_tables(r):
         assert (owned <= np.array(r.system.tiles_per_core())).all()
     else:
         assert (r.tiles.owner_core == -1).all()
-    if not r.dag:  # DAG mode: see test_dag_tiles_table
-        assert r.tiles.mvms.sum() == r.layers.mvms.sum()
+    assert r.tiles.mvms.sum() == r.layers.mvms.sum()
     tr = r.trace
     assert TRACE_COLUMNS <= set(tr.columns)
     assert (tr.end_s >= tr.start_s).all()
@@ -357,7 +347,7 @@ def test_dag_mode_of_a_chain_equals_barrier_mode(net, hw, cores, tiles, allocati
     assert np.allclose(dag.layer_end, bar.layer_end, rtol=1e-9, atol=0)
 
 
-# ------------------------------------------------------------------------ known failures
+# ------------------------------------------------------------------- DAG and trace cases
 def _two_convs():
     b = NetworkBuilder("two-convs", (3, 2, 2))
     x = b.conv(b.input, 64, 3, padding=1, name="a")
@@ -365,21 +355,15 @@ def _two_convs():
     return b.build()
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError, reason="dag_schedules renumbers tiles "
-                   "globally in the TaskSets it stores, and _parts indexes the layer's "
-                   "mapping with those ids for stolen tight tasks")
 def test_dag_work_stealing_tight():
-    # Layer b's tile is tile 1 globally, its mapping has one tile: tile_rows[1] fails.
+    # Layer b's tile is tile 1 of the network but tile 0 of its own mapping.
     r = simulate(_two_convs(), "alpine-tight", cores=2, tiles=2, balancer="work-stealing",
                  dag=True)
     check_tasks(r)
 
 
-@pytest.mark.xfail(strict=True, reason="in DAG mode SimResult.tiles matches tasks by local "
-                   "tile index but the schedules hold global tile ids")
 def test_dag_tiles_table():
-    # conv a maps 1 tile (global 0), conv b 2 tiles (global 1, 2): b's first tile reports 0
-    # MVMs and b's second only its own 16; the tiles' MVMs must add up to the layers'.
+    # conv a maps 1 tile (network tile 0), conv b 2 tiles (1, 2): 16 positions each.
     b = NetworkBuilder("dag-tiles", (16, 4, 4))
     x = b.conv(b.input, 32, 3, padding=1, name="a")
     b.conv(x, 32, 3, padding=1, name="b")
@@ -387,11 +371,9 @@ def test_dag_tiles_table():
     assert r.tiles.mvms.tolist() == [16, 16, 16]
 
 
-@pytest.mark.xfail(strict=True, reason="DAG mode uses the static-balanced split without "
-                   "scoring static-even, so static-balanced can be slower than static-even")
 def test_dag_static_balanced_not_scored():
-    # One 3x3 conv (3 -> 64 channels) on 2x2 pixels, 2 cores, 1 tile: DAG static-even takes
-    # 5.8975e-07 s, DAG static-balanced 6.72e-07 s; barrier static-balanced 5.8975e-07 s.
+    # One 3x3 conv (3 -> 64 channels) on 2x2 pixels, 2 cores, 1 tile: static-balanced's own
+    # split is slower here, so the static-even run must be kept.
     b = NetworkBuilder("one-conv", (3, 2, 2))
     b.conv(b.input, 64, 3, padding=1)
     net = b.build()
@@ -401,12 +383,9 @@ def test_dag_static_balanced_not_scored():
     assert bal.latency_s <= even.latency_s
 
 
-@pytest.mark.xfail(strict=True, reason="the trace places a loose task's tile interval at "
-                   "[end - tile_s, end], but the task's end can be its core part's end")
 def test_trace_tile_intervals_do_not_overlap():
     # One 3x3 conv on 2 loose cores, 3 tiles: both cores drive tile 0 for 8 positions each;
-    # task 0's tile part runs 0-1.248 us and ends with its core part at 1.634 us, so the trace
-    # shows 0.386-1.634 us, overlapping task 3's 1.248-2.496 us on the same tile.
+    # task 0's tile part runs 0-1.248 us though the task ends with its core part at 1.634 us.
     b = NetworkBuilder("loose-trace", (64, 4, 4))
     b.conv(b.input, 32, 3, padding=1)
     r = simulate(b.build(), "alpine-loose", cores=2, tiles=3, balancer="static-even")
