@@ -1,8 +1,8 @@
 """Cost of one layer on a system: latency and energy with breakdowns, against all-digital.
 
-A conv/linear layer given ``T`` tiles maps as many of its units (column blocks with all their
-row blocks, or packed groups; :mod:`aimclib.mapping`) as fit, so its *coverage* is what the
-tiles hold. The layer is then scheduled on ``p`` cores exactly as the full-network simulator
+A conv/linear layer given ``T`` tiles maps up to as many of its units (column blocks with all
+their row blocks, or packed groups; :mod:`aimclib.mapping`) as fit, as many as make it fastest;
+its *coverage* is what the tiles then hold. The layer is then scheduled on ``p`` cores exactly as the full-network simulator
 schedules one layer (:mod:`aimclib.simulate`, barrier mode, ``static-balanced`` by default):
 every mapped tile runs one MVM per output position, the rest of the outputs are a digital GEMM
 divisible among the cores, and over-full tight tiles may hand output positions to idle cores
@@ -109,11 +109,14 @@ def _schedule_cost(wl: Workload, hw: SystemConfig, units: int, balancer: str,
 
 def layer_cost(info: LayerInfo, sys: SystemConfig, cores: int | None = None,
                tiles: int | None = None, balancer: str = "static-balanced", seed: int = 0,
-               options: BalancerOptions | None = None) -> LayerCost:
+               options: BalancerOptions | None = None, map_all: bool = False) -> LayerCost:
     """Cost of one layer with ``cores`` cores and ``tiles`` tiles (defaults: the system's).
 
-    Non-MVM layers run digitally whatever the tiles (their speedup is 1, their energy gain
-    below 1 when tiles burn static power).
+    The layer maps the number of units, up to as many as the tiles hold, that gives the
+    lowest latency (the most units on ties); ``map_all=True`` maps every unit that fits even
+    when that is slower (a sparsely filled depthwise tile, say). Non-MVM layers run digitally
+    whatever the tiles (their speedup is 1, their energy gain below 1 when tiles burn static
+    power).
     """
     p = sys.cores if cores is None else cores
     t = sys.tiles if tiles is None else tiles
@@ -128,6 +131,11 @@ def layer_cost(info: LayerInfo, sys: SystemConfig, cores: int | None = None,
     wl = Workload(None, hw, (w,))
     units = w.mapping.units_within(int(t)) if w.mapping is not None else 0
     cost = _schedule_cost(wl, hw, units, balancer, opts, seed)
+    if not map_all:  # fewer units when mapping them all would slow the layer down
+        for fewer in range(units - 1, -1, -1):
+            other = _schedule_cost(wl, hw, fewer, balancer, opts, seed)
+            if other.latency_s < cost.latency_s:
+                units, cost = fewer, other
     base_hw = hw.replace(tiles=0)
     base = _schedule_cost(Workload(None, base_hw, (w,)), base_hw, 0, balancer, opts, seed)
     if w.mapping is None:

@@ -615,8 +615,14 @@ def tiles_for_coverage(net: Network | str, hw: SystemConfig | str, coverage: flo
     wl = workload_for(net, hw)
     need = sum(w.mapping.tiles_full for w in wl.layers if w.mapping is not None)
 
+    memo = _schedule_cache(wl)  # per network and system: sweeps ask the same budgets again
+
     def cov(t: int) -> float:
-        return coverage_of(wl, allocate_units(wl, hw.replace(tiles=t), allocation, objective))
+        key = ("coverage", allocation, objective, t)
+        if key not in memo:
+            units = allocate_units(wl, hw.replace(tiles=t), allocation, objective)
+            memo[key] = coverage_of(wl, units)
+        return memo[key]
 
     lo, hi = 0, max(1, need)
     while lo + 1 < hi:
