@@ -18,7 +18,9 @@ Rules (``docs/model.md`` explains them with examples):
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -102,9 +104,14 @@ class LayerMapping:
     def weights(self) -> int:
         return self.g * self.k * self.n
 
+    @cached_property
+    def cum_tiles(self) -> list[int]:
+        """Tiles needed by the first ``u`` units, for ``u = 0 .. n_units``."""
+        return [0] + np.cumsum(self.unit_tiles).tolist()
+
     def tiles_for(self, units: int) -> int:
         """Tiles needed by the first ``units`` units."""
-        return int(self.unit_tiles[:units].sum())
+        return self.cum_tiles[units]
 
     def partial(self, units: int) -> PartialMapping:
         """The layer with its first ``units`` units on tiles and the rest digital."""
@@ -115,7 +122,7 @@ class LayerMapping:
 
     def units_within(self, tiles: int) -> int:
         """Most units (in order) that fit ``tiles`` tiles."""
-        return int(np.searchsorted(np.cumsum(self.unit_tiles), tiles, side="right"))
+        return bisect.bisect_right(self.cum_tiles, tiles) - 1
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,14 @@ def _spread(hw: SystemConfig, n_tiles: int) -> np.ndarray:
     return np.array([owning[i % len(owning)] for i in range(n_tiles)], np.int64)
 
 
+@lru_cache(maxsize=64)
+def _no_owner(n: int) -> np.ndarray:
+    """``n`` tiles owned by no core (loose coupling): read-only, shared between results."""
+    out = np.full(n, -1, np.int64)
+    out.flags.writeable = False
+    return out
+
+
 @lru_cache(maxsize=256)
 def _owner_sequence(caps: tuple[int, ...]) -> np.ndarray:
     """Cores in the order a round-robin pointer hands out their tiles, skipping full cores."""
@@ -145,7 +153,8 @@ def place_tiles(hw: SystemConfig, tiles_per_layer: list[int]) -> list[np.ndarray
     tiles spread over as many cores as possible.
     """
     if hw.coupling == "loose":
-        return [np.full(n, -1, np.int64) for n in tiles_per_layer]
+        none = _no_owner(max(tiles_per_layer, default=0))
+        return [none[:n] for n in tiles_per_layer]
     seq = _owner_sequence(tuple(hw.tiles_per_core()))
     if sum(tiles_per_layer) > len(seq):
         raise AimcError(f"the allocation uses {sum(tiles_per_layer)} tiles but the system has "

@@ -196,6 +196,22 @@ class SystemConfig:
     sources: dict = field(default_factory=dict, compare=False, repr=False)
     """Per ``section.field``: ``(status, source)`` from the preset file."""
 
+    def __hash__(self) -> int:
+        # Hashed on every simulate() call (the workload cache is keyed by the system): the
+        # nested dataclasses are hashed once and the value kept.
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.name, self.cpu, self.tile, self.host, self.tight, self.loose,
+                           self.system))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    def __getstate__(self) -> dict:
+        # string hashes differ between processes: never ship the cached hash to a worker
+        state = dict(self.__dict__)
+        state.pop("_hash", None)
+        return state
+
     @property
     def coupling(self) -> str:
         return self.system.coupling
