@@ -3,6 +3,8 @@ allocations and balancers (hypothesis), end-to-end checks on zoo networks, and A
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -463,3 +465,27 @@ def _net():
 def test_api_errors(kw, pattern):
     with pytest.raises(AimcError, match=pattern):
         simulate(_net(), **kw)
+
+
+# ----------------------------------------------------------------- every network and format
+@pytest.mark.parametrize("name", __import__("aimclib.zoo", fromlist=["NETWORKS"]).NETWORKS)
+def test_every_zoo_network_simulates(name):
+    r = simulate(name, "alpine-tight", cores=8, tiles=48, balancer="static-even")
+    assert 0 < r.coverage <= 1 and r.tiles_used <= 48 and r.speedup > 0
+    check_energy(r)
+
+
+def test_imported_files_simulate(tmp_path):
+    from aimclib.csvio import write_csv
+    from aimclib.zoo import get_network
+
+    path = tmp_path / "squeezenet.csv"
+    write_csv(get_network("squeezenet1_1"), path)
+    a = simulate(str(path), "alpine-loose", cores=4, tiles=16)
+    b = simulate("squeezenet1_1", "alpine-loose", cores=4, tiles=16)
+    assert a.latency_s == b.latency_s and a.energy_j == b.energy_j
+    onnx = Path(__file__).resolve().parents[2] / "shared" / "third_party_onnx"
+    if not onnx.is_dir():
+        pytest.skip(f"{onnx} is absent (only the project workspace has the third-party files)")
+    r = simulate(str(onnx / "zigzag_resnet18.onnx"), "alpine-tight", cores=8, tiles=24)
+    assert r.tiles_used == 24 and r.speedup > 1

@@ -19,6 +19,7 @@ before that add is the identity at inference and is left out.
 from __future__ import annotations
 
 from ..network import Network, NetworkBuilder
+from .mobilenet import conv_norm_act
 
 _NUM_CLASSES = 1000
 _STEM_CHANNELS = 32
@@ -36,17 +37,6 @@ _STAGES = (
     (6, 5, 2, 192, 4),
     (6, 3, 1, 320, 1),
 )
-
-
-def _conv_norm_act(b: NetworkBuilder, x: str, name: str, out_channels: int, kernel: int,
-                   stride: int = 1, groups: int = 1, activation: str | None = "silu") -> str:
-    """torchvision ``Conv2dNormActivation`` called ``name``: conv (no bias, same padding), BN,
-    optional activation."""
-    with b.scope(name):
-        y = b.conv(x, out_channels, kernel, stride=stride, padding=(kernel - 1) // 2,
-                   groups=groups, name="0")
-        y = b.bn(y, name="1")
-        return y if activation is None else b.act(activation, y, name="2")
 
 
 def _squeeze_excitation(b: NetworkBuilder, x: str, name: str, squeeze_channels: int) -> str:
@@ -69,11 +59,12 @@ def _mbconv(b: NetworkBuilder, x: str, expand_ratio: int, kernel: int, stride: i
     with b.scope("block"):
         y = x
         if expanded != in_channels:
-            y = _conv_norm_act(b, y, str(index), expanded, 1)
+            y = conv_norm_act(b, y, str(index), expanded, 1, act="silu")
             index += 1
-        y = _conv_norm_act(b, y, str(index), expanded, kernel, stride=stride, groups=expanded)
+        y = conv_norm_act(b, y, str(index), expanded, kernel, stride=stride, groups=expanded,
+                          act="silu")
         y = _squeeze_excitation(b, y, str(index + 1), max(1, in_channels // _SE_REDUCTION))
-        y = _conv_norm_act(b, y, str(index + 2), out_channels, 1, activation=None)
+        y = conv_norm_act(b, y, str(index + 2), out_channels, 1)
     if stride == 1 and in_channels == out_channels:
         y = b.join("add", [y, x], name="add")
     return y
@@ -83,13 +74,13 @@ def efficientnet_b0() -> Network:
     """torchvision ``efficientnet_b0``: 16 MBConv blocks in 7 stages, 5.3 M parameters."""
     b = NetworkBuilder("efficientnet_b0", (3, 224, 224))
     with b.scope("features"):
-        x = _conv_norm_act(b, b.input, "0", _STEM_CHANNELS, 3, stride=2)
+        x = conv_norm_act(b, b.input, "0", _STEM_CHANNELS, 3, stride=2, act="silu")
         for stage, (ratio, kernel, stride, out_channels, n_layers) in enumerate(_STAGES, 1):
             for i in range(n_layers):
                 with b.scope(f"{stage}.{i}"):
                     # Only a stage's first block changes stride and channel count.
                     x = _mbconv(b, x, ratio, kernel, stride if i == 0 else 1, out_channels)
-        x = _conv_norm_act(b, x, str(len(_STAGES) + 1), _HEAD_CHANNELS, 1)
+        x = conv_norm_act(b, x, str(len(_STAGES) + 1), _HEAD_CHANNELS, 1, act="silu")
     x = b.adaptive_avgpool(x, (1, 1), name="avgpool")
     x = b.flatten(x, name="flatten")
     x = b.dropout(x, name="classifier.0")

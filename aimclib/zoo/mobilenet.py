@@ -20,7 +20,7 @@ def _make_divisible(v: float, divisor: int = 8) -> int:
     return new_v
 
 
-def _conv_norm_act(b: NetworkBuilder, x: str, scope: str, out_channels: int, kernel: int = 1,
+def conv_norm_act(b: NetworkBuilder, x: str, scope: str, out_channels: int, kernel: int = 1,
                    stride: int = 1, groups: int = 1, act: str | None = None) -> str:
     """torchvision ``Conv2dNormActivation``: ``scope.0`` conv (no bias, same padding),
     ``scope.1`` BN and, unless ``act`` is None, ``scope.2`` activation."""
@@ -53,9 +53,9 @@ def _v2_block(b: NetworkBuilder, x: str, out_channels: int, stride: int, expand:
     hidden = b.shape(x)[0] * expand
     y, i = x, 0
     if expand != 1:
-        y = _conv_norm_act(b, y, f"conv.{i}", hidden, act="relu6")
+        y = conv_norm_act(b, y, f"conv.{i}", hidden, act="relu6")
         i += 1
-    y = _conv_norm_act(b, y, f"conv.{i}", hidden, 3, stride=stride, groups=hidden, act="relu6")
+    y = conv_norm_act(b, y, f"conv.{i}", hidden, 3, stride=stride, groups=hidden, act="relu6")
     y = b.conv(y, out_channels, 1, name=f"conv.{i + 1}")
     y = b.bn(y, name=f"conv.{i + 2}")
     return _residual(b, x, y, stride)
@@ -64,14 +64,14 @@ def _v2_block(b: NetworkBuilder, x: str, out_channels: int, stride: int, expand:
 def mobilenet_v2() -> Network:
     """torchvision ``mobilenet_v2``: 17 inverted residuals, 3.5 M parameters."""
     b = NetworkBuilder("mobilenet_v2", (3, 224, 224))
-    x = _conv_norm_act(b, b.input, "features.0", 32, 3, stride=2, act="relu6")
+    x = conv_norm_act(b, b.input, "features.0", 32, 3, stride=2, act="relu6")
     index = 1
     for t, c, n, s in _V2_SETTINGS:
         for i in range(n):
             with b.scope(f"features.{index}"):
                 x = _v2_block(b, x, c, s if i == 0 else 1, t)
             index += 1
-    x = _conv_norm_act(b, x, f"features.{index}", 1280, act="relu6")
+    x = conv_norm_act(b, x, f"features.{index}", 1280, act="relu6")
     x = b.dropout(_classifier_tail(b, x), name="classifier.0")
     b.linear(x, 1000, name="classifier.1")
     return b.build()
@@ -117,26 +117,26 @@ def _v3_block(b: NetworkBuilder, x: str, kernel: int, expanded: int, out_channel
     """MobileNetV3 ``InvertedResidual``: [1x1 expand], depthwise, [SE], linear 1x1 projection."""
     y, i = x, 0
     if expanded != b.shape(x)[0]:
-        y = _conv_norm_act(b, y, f"block.{i}", expanded, act=act)
+        y = conv_norm_act(b, y, f"block.{i}", expanded, act=act)
         i += 1
-    y = _conv_norm_act(b, y, f"block.{i}", expanded, kernel, stride=stride, groups=expanded,
+    y = conv_norm_act(b, y, f"block.{i}", expanded, kernel, stride=stride, groups=expanded,
                        act=act)
     i += 1
     if use_se:
         y = _squeeze_excitation(b, y, f"block.{i}")
         i += 1
-    y = _conv_norm_act(b, y, f"block.{i}", out_channels)
+    y = conv_norm_act(b, y, f"block.{i}", out_channels)
     return _residual(b, x, y, stride)
 
 
 def mobilenet_v3_large() -> Network:
     """torchvision ``mobilenet_v3_large``: 15 bnecks with SE and hardswish, 5.5 M parameters."""
     b = NetworkBuilder("mobilenet_v3_large", (3, 224, 224))
-    x = _conv_norm_act(b, b.input, "features.0", 16, 3, stride=2, act="hardswish")
+    x = conv_norm_act(b, b.input, "features.0", 16, 3, stride=2, act="hardswish")
     for index, setting in enumerate(_V3_LARGE_SETTINGS, 1):
         with b.scope(f"features.{index}"):
             x = _v3_block(b, x, *setting)
-    x = _conv_norm_act(b, x, f"features.{len(_V3_LARGE_SETTINGS) + 1}", 960, act="hardswish")
+    x = conv_norm_act(b, x, f"features.{len(_V3_LARGE_SETTINGS) + 1}", 960, act="hardswish")
     x = _classifier_tail(b, x)
     with b.scope("classifier"):
         x = b.act("hardswish", b.linear(x, 1280, name="0"), name="1")
