@@ -41,6 +41,7 @@ it prefers 256-bit ones); the fitted efficiencies then absorb the difference.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -195,12 +196,10 @@ def host_clock_hz(cpuinfo: str | None = None) -> tuple[float, str]:
     mhz = [float(v) for v in _cpuinfo_values(text, "cpu MHz")]
     if mhz and max(mhz) > 0:
         return max(mhz) * 1e6, "/proc/cpuinfo 'cpu MHz'"
-    try:
+    with contextlib.suppress(OSError, ValueError):  # no cpufreq here: time a chain instead
         khz = float(Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq").read_text())
         if khz > 0:
             return khz * 1e3, "cpufreq cpuinfo_max_freq"
-    except (OSError, ValueError):
-        pass
     return chain_clock_hz(), CHAIN_CLOCK
 
 

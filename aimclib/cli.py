@@ -257,7 +257,7 @@ def _scalar(text: str):
         try:
             return convert(text)
         except ValueError:
-            pass
+            continue  # not this type: try the next
     return text
 
 

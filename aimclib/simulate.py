@@ -87,9 +87,6 @@ class LayerSchedule:
     makespan: float
     vec: np.ndarray
 
-    def part(self, name: str) -> float:
-        return float(self.vec[PARTS.index(name)])
-
 
 # ------------------------------------------------------------------------------- caching
 @lru_cache(maxsize=32)
