@@ -92,6 +92,10 @@ class _Builder:
             mc = work.mvm
             self.n_tiles = n_t
             self.mc = mc
+            self.remote, self.xfer_px = _psum_transfer(work, owners[:n_t], sys)
+            self.sync_s = sys.host.psum_sync_cycles / sys.cpu.clock_hz
+            # per-pixel core time of each mapped tile's MVM, partial-sum transfer included
+            self.a_px = np.asarray(mc.core_s[:n_t], dtype=np.float64) + self.xfer_px
         else:
             self.n_tiles = 0
 
@@ -113,9 +117,11 @@ class _Builder:
         if pixels <= 0:
             return
         mc, t = self.mc, tile
-        iface = pixels * float(mc.iface_s[t]) + float(mc.jobs(pixels)) * mc.job_s
+        iface = pixels * float(mc.iface_s[t]) + float(mc.jobs(pixels, t)) * mc.job_s
         stall = pixels * float(mc.stall_s[t])
         host = pixels * float(mc.host_s[t])
+        if self.remote[t]:  # partial sums to the unit's first core, one hand-over per task
+            host += pixels * float(self.xfer_px[t]) + self.sync_s
         core_s = iface + stall + host
         bus_b = pixels * float(mc.bus_bytes[t])
         self.rows.append((kind, core, t, float(pixels), core_s, pixels * float(mc.tile_s[t]),
@@ -128,6 +134,24 @@ class _Builder:
         arrays = [np.array(c, dtype=np.int64 if i in ints else np.float64)
                   for i, c in enumerate(cols)]
         return TaskSet(*arrays)
+
+
+def _psum_transfer(work: LayerWork, owners: np.ndarray, sys: SystemConfig
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Tight coupling: which mapped tiles sit on another core than their unit's first row
+    block (``remote``), and the per-MVM core time to move such a tile's partial outputs to
+    that core through the shared L2 (s): the producer stores its ``cols`` int8 partials and
+    the accumulating core loads them, ``2 * cols * output bytes`` at the L2 rate. Loose
+    tiles and tiles on the unit's own core move nothing."""
+    mp, n_t = work.mapping, len(owners)
+    if n_t == 0 or sys.coupling != "tight":
+        return np.zeros(n_t, np.bool_), np.zeros(n_t)
+    first = np.flatnonzero(mp.tile_row_block == 0)  # first tile of each unit, unit order
+    lead = owners[first[mp.tile_unit[:n_t]]]
+    remote = owners != lead
+    moved = 2.0 * mp.tile_cols[:n_t] * sys.tile.output_bits / 8
+    per_px = moved / (sys.cpu.l2_bytes_per_cycle * sys.cpu.clock_hz)
+    return remote, np.where(remote, per_px, 0.0)
 
 
 def _chunks(total: int, n: int) -> np.ndarray:
@@ -197,7 +221,7 @@ def _balanced_tight(b: _Builder) -> None:
     say) is not used at all."""
     p, m, n_t = b.p, b.w.pixels, b.n_tiles
     owners = b.owners[:n_t]
-    a_px = np.asarray(b.mc.core_s[:n_t], dtype=np.float64)
+    a_px = b.a_px
     alt_px = np.asarray(b.w.alt_px_s[:n_t], dtype=np.float64)
     ratio = alt_px / a_px
     useless = ratio <= 1.0  # the tile is no faster than any core computing its block
@@ -254,22 +278,26 @@ def _balanced_tight(b: _Builder) -> None:
 
 
 def _balanced_loose(b: _Builder) -> None:
-    """Longest-processing-time first over the analog chunks (each tile's positions cut into
-    one chunk per core), then the digital remainder water-filled over the cores."""
+    """Longest-processing-time first over the analog chunks (each unit's positions cut into
+    one chunk per core; a chunk drives all the unit's row-block tiles, so its partial sums
+    stay on one core), then the digital remainder water-filled over the cores."""
     p, m = b.p, b.w.pixels
     load = np.zeros(p)
-    items = []  # (duration, kind, tile, pixels)
+    items = []  # (duration, unit's tiles, pixels)
     if b.n_tiles:
         parts = split_sizes(m, -(-m // p)) if m >= p else np.array([m])
-        for t in range(b.n_tiles):
+        unit_of = b.w.mapping.tile_unit[:b.n_tiles]
+        for u in range(int(unit_of[-1]) + 1):
+            tiles = np.flatnonzero(unit_of == u)
             for part in parts:
-                mc = b.mc
-                items.append((float(mc.chunk_core_s(int(part))[t]), 1, t, int(part)))
+                items.append((float(b.mc.chunk_core_s(int(part))[tiles].sum()), tiles,
+                              int(part)))
     order = sorted(range(len(items)), key=lambda i: (-items[i][0], i))
     for i in order:
         c = int(np.argmin(load))
-        _, _, t, part = items[i]
-        b.analog(c, t, part, KIND_LOOSE)
+        _, tiles, part = items[i]
+        for t in tiles:
+            b.analog(c, int(t), part, KIND_LOOSE)
         load[c] += items[i][0]
     # digital remainder: water-fill the cores
     total = m * b.eff_px

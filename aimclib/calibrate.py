@@ -48,6 +48,7 @@ import json
 import math
 import platform
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,7 +58,8 @@ import pandas as pd
 
 from .errors import AimcError
 from .layers import ELTWISE_OPS_PER_OUTPUT
-from .system import CpuConfig, PresetError, load_system, preset_names, user_preset_dir
+from .system import (CpuConfig, PlausibilityWarning, PresetError, load_system, preset_names,
+                     user_preset_dir)
 
 
 class CalibrationError(AimcError, RuntimeError):
@@ -83,8 +85,8 @@ COLUMNS = ["kernel", "shape", "m", "k", "n", "g", "ops", "seconds"]
 """Columns of :func:`measure`'s table: the model's GEMM view ``m, k, n, g`` (0 for eltwise),
 ``ops`` (MACs, or scalar ops for eltwise) and the best time of one run (s)."""
 
-FITTED = ("clock_hz", "simd_bits", "mac_lane_bits", "simd_issue_per_cycle", "gemm_efficiency",
-          "gemm_k_half", "gemm_n_half", "depthwise_efficiency", "eltwise_ops_per_cycle")
+FITTED = ("clock_hz", "simd_bits", "mac_lane_bits", "mac_instruction_fraction",
+          "simd_issue_per_cycle", "gemm_efficiency", "gemm_k_half", "gemm_n_half", "depthwise_efficiency", "eltwise_ops_per_cycle")
 """The ``[cpu]`` parameters a calibration sets; the rest come from the base preset."""
 
 
@@ -424,7 +426,8 @@ def fit(df: pd.DataFrame, clock_hz: float, simd_bits: int, lanes_bits: int = MAC
     issue = max(1, math.ceil(1.0 / a))
     peak = lanes * issue
     params = {"clock_hz": float(clock_hz), "simd_bits": int(simd_bits),
-              "mac_lane_bits": int(lanes_bits), "simd_issue_per_cycle": float(issue),
+              "mac_lane_bits": int(lanes_bits), "mac_instruction_fraction": 1.0,
+              "simd_issue_per_cycle": float(issue),
               "gemm_efficiency": 1.0 / (a * issue), "gemm_k_half": k_half,
               "gemm_n_half": n_half}
 
@@ -494,7 +497,9 @@ def write_preset(params: dict, path: str | Path, base: str = "alpine-tight",
     unknown = sorted(set(params) - known)
     if unknown:
         raise PresetError(f"unknown cpu parameter(s) {unknown}; known: {', '.join(sorted(known))}")
-    load_system(base).replace(**{f"cpu.{key}": value for key, value in params.items()})
+    with warnings.catch_warnings():  # measured values are not judged against assumed ranges
+        warnings.simplefilter("ignore", PlausibilityWarning)
+        load_system(base).replace(**{f"cpu.{key}": value for key, value in params.items()})
     origin = origin or (f"aimc calibrate on {host_description()}, "
                         f"{datetime.date.today().isoformat()}")
     details = details or {}

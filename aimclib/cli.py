@@ -212,10 +212,28 @@ def run_presets(args: argparse.Namespace) -> int:
     return 0
 
 
-_PARAM_HEADER = ("parameter", "value", "unit", "status", "source")
+_PARAM_HEADER = ("parameter", "value", "unit", "status", "plausible range", "source")
 
 
-@command("preset show", "Show every parameter of a preset with its unit, status and source.",
+def _range(row: dict) -> str:
+    """A parameter's plausible range as text ('-' when it has none)."""
+    rng = row["range"]
+    if rng is None:
+        return "-"
+    if all(isinstance(v, str) for v in rng):
+        return " / ".join(rng)
+    return f"{_value(rng[0])} .. {_value(rng[1])}"
+
+
+def _source(row: dict) -> str:
+    """The source, and the range's reason when there is one."""
+    if row["range_reason"]:
+        return f"{row['source']} [range: {row['range_reason']}]"
+    return row["source"]
+
+
+@command("preset show", "Show every parameter of a preset with its unit, status, plausible "
+         "range (assumed values) and source.",
          arg("preset", metavar="NAME_OR_FILE", help="a preset name (see 'aimc presets') or a "
              ".toml file"), _JSON)
 def run_preset_show(args: argparse.Namespace) -> int:
@@ -225,7 +243,7 @@ def run_preset_show(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     cells = [[r["parameter"].partition(".")[2], _value(r["value"]), r["unit"], r["status"],
-              r["source"]] for r in rows]
+              _range(r), _source(r)] for r in rows]
     lines = format_table(_PARAM_HEADER, cells, left=len(_PARAM_HEADER)).splitlines()
     out = [f"preset {cfg.name}: {cfg.coupling} coupling, {cfg.cores} cores, {cfg.tiles} tiles",
            "", *lines[:2]]
@@ -470,6 +488,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
     details = {
         "clock_hz": clock_how, "simd_bits": simd_how,
         "mac_lane_bits": "int32 accumulators of the calibration GEMM",
+        "mac_instruction_fraction": "every SIMD instruction the fit counts is a MAC",
         "simd_issue_per_cycle": "ceil of the fitted SIMD MAC instructions per cycle",
         "gemm_efficiency": gemm_fit, "gemm_k_half": gemm_fit, "gemm_n_half": gemm_fit,
         "depthwise_efficiency": f"mean over {int((df['kernel'] == 'depthwise').sum())} "

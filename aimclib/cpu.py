@@ -2,7 +2,8 @@
 
 Equations (symbols in ``docs/model.md``; parameters of :class:`~aimclib.system.CpuConfig`):
 
-* lanes ``L = simd_bits / mac_lane_bits``, peak ``P = L * simd_issue_per_cycle`` MACs/cycle.
+* lanes ``L = simd_bits / mac_lane_bits``, peak
+  ``P = L * simd_issue_per_cycle * mac_instruction_fraction`` MACs/cycle.
 * GEMM (conv via im2col, linear; ``g`` groups of ``m x k x n``)::
 
       n_v           = L * ceil(n / L)                         (outputs the vectors compute)

@@ -16,7 +16,8 @@ to compute digitally. Lower bounds the schedule meets or exceeds (divisible work
   set-up and completion overlap the tile's work in the engine).
 
 Energy: busy core-seconds x active power + idle core-seconds x idle power + tile MVM energy +
-static power of the ``T`` tiles x latency + DRAM bytes x energy/byte + bus bytes x energy/byte.
+static power of the powered tiles x latency (``system.power_gating``: all ``T`` tiles, or
+only those the layer uses) + DRAM bytes x energy/byte + bus bytes x energy/byte.
 Every result carries a breakdown ``component -> {"seconds", "joules"}`` whose joules add up to
 the total; core components are in core-seconds (their sum with ``idle`` is ``p x latency``).
 The baseline is the same layer on the same cores with no tiles.
@@ -31,7 +32,8 @@ import numpy as np
 from .balancing import BALANCERS
 from .errors import AimcError
 from .layers import LayerInfo
-from .simulate import BalancerOptions, barrier_schedules, energy_breakdown, place_tiles
+from .simulate import (BalancerOptions, barrier_schedules, energy_breakdown, place_tiles,
+                       powered_tile_seconds)
 from .system import SystemConfig
 from .workload import Workload, layer_work
 
@@ -103,7 +105,8 @@ def _schedule_cost(wl: Workload, hw: SystemConfig, units: int, balancer: str,
     n_tiles = w.mapping.tiles_for(units) if w.mapping is not None else 0
     owners = place_tiles(hw, [n_tiles])
     sched = barrier_schedules(wl, hw, np.array([units]), owners, balancer, opts, seed)[0]
-    energy, bd = energy_breakdown(hw, sched.makespan, sched.vec)
+    tile_on = powered_tile_seconds(hw, sched.makespan, [n_tiles], [sched.makespan])
+    energy, bd = energy_breakdown(hw, sched.makespan, sched.vec, tile_on)
     return Cost(sched.makespan, energy, bd)
 
 

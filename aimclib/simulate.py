@@ -290,7 +290,8 @@ def _parts(wl: Workload, i: int, units: int, tasks: TaskSet, ran_on: np.ndarray,
     stolen_weights = 0.0
     if stolen_tiles.size:  # a thief reads the stolen block's weights from DRAM
         stolen_weights = float((w.mapping.tile_rows[stolen_tiles]
-                                * w.mapping.tile_cols[stolen_tiles]).sum())
+                                * w.mapping.tile_cols[stolen_tiles]).sum()
+                               ) * wl.system.cpu.activation_bytes
     return np.array([
         digital_s, t.iface_s[analog].sum(), t.stall_s[analog].sum(), t.host_s[analog].sum(),
         moved * steal_s, moved, t.mvms[analog].sum(), t.tile_s[analog].sum(),
@@ -298,9 +299,25 @@ def _parts(wl: Workload, i: int, units: int, tasks: TaskSet, ran_on: np.ndarray,
         float(w.digital_dram_bytes[units]) + stolen_weights], dtype=np.float64)
 
 
-def energy_breakdown(hw: SystemConfig, latency: float, vec: np.ndarray) -> tuple[float, dict]:
+def powered_tile_seconds(hw: SystemConfig, latency: float, tiles_per_layer, durations
+                         ) -> float:
+    """Tile-seconds of static power under ``system.power_gating`` (tile-s): ``none``, all
+    ``hw.tiles`` tiles for ``latency``; ``unused``, the tiles holding weights for ``latency``;
+    ``idle``, each layer's tiles for that layer's duration (``durations``, s)."""
+    gating = hw.system.power_gating
+    if gating == "none":
+        return hw.tiles * latency
+    tiles = np.asarray(tiles_per_layer, dtype=np.float64)
+    if gating == "unused":
+        return float(tiles.sum()) * latency
+    return float(np.dot(tiles, np.asarray(durations, dtype=np.float64)))
+
+
+def energy_breakdown(hw: SystemConfig, latency: float, vec: np.ndarray,
+                     tile_on_s: float | None = None) -> tuple[float, dict]:
     """Total energy (J) and the breakdown ``component -> {seconds, joules}`` from summed
-    :data:`PARTS` totals."""
+    :data:`PARTS` totals; ``tile_on_s`` is the powered tile-seconds
+    (:func:`powered_tile_seconds`; default: every tile for ``latency``)."""
     cpu = hw.cpu
     tot = dict(zip(PARTS, (float(v) for v in vec)))
     busy = math.fsum(tot[k] for k in CORE_PARTS)
@@ -308,8 +325,9 @@ def energy_breakdown(hw: SystemConfig, latency: float, vec: np.ndarray) -> tuple
     bd = {k: {"seconds": tot[k], "joules": tot[k] * cpu.active_power_w} for k in CORE_PARTS}
     bd["idle"] = {"seconds": idle, "joules": idle * cpu.idle_power_w}
     bd["tile_mvm"] = {"seconds": tot["tile_busy_s"], "joules": tot["tile_j"]}
-    static = hw.tiles * latency
-    bd["tile_static"] = {"seconds": static, "joules": static * hw.tile.static_power_w}
+    static = hw.tiles * latency if tile_on_s is None else tile_on_s
+    bd["tile_static"] = {"seconds": static,
+                         "joules": static * hw.tile.static_power_w * hw.tile_energy_scale}
     bd["dram"] = {"seconds": tot["dram_bytes"] / cpu.dram_bandwidth_bps,
                   "joules": tot["dram_bytes"] * cpu.dram_energy_j_per_byte}
     bd["bus"] = {"seconds": tot["bus_bytes"] / hw.loose.bus_bandwidth_bps,
@@ -330,7 +348,8 @@ def cost_table(wl: Workload, hw: SystemConfig, opts: BalancerOptions, objective:
     latency (s) or energy (J) of the layer alone, static-balanced, tiles spread evenly.
 
     Tables are cached; they depend on the tile count only through which cores own tiles
-    (tight coupling) and, for energy, through the tiles' static power.
+    (tight coupling) and, for energy, through the tiles' static power (with
+    ``power_gating="idle"`` a layer's own tiles for its time; otherwise the whole budget).
     """
     memo = _schedule_cache(wl)
     key = _table_key(hw, opts)
@@ -339,8 +358,14 @@ def cost_table(wl: Workload, hw: SystemConfig, opts: BalancerOptions, objective:
     latency, energy_no_static = memo[key]
     if objective == "latency":
         return latency
-    static_w = hw.tiles * hw.tile.static_power_w
-    return [e + static_w * lat for e, lat in zip(energy_no_static, latency)]
+    static_w = hw.tile.static_power_w * hw.tile_energy_scale
+    if hw.system.power_gating == "idle":  # separable: a layer's tiles burn only while it runs
+        return [e + static_w * np.array([w.mapping.tiles_for(u) for u in range(len(lat))]) * lat
+                for e, lat, w in zip(energy_no_static, latency,
+                                     (w for w in wl.layers if w.mapping is not None))]
+    # none / unused: every tile of the budget is charged for each layer's time (for unused an
+    # upper bound: the tiles the allocation leaves empty are charged too)
+    return [e + hw.tiles * static_w * lat for e, lat in zip(energy_no_static, latency)]
 
 
 def _cost_tables(wl: Workload, hw: SystemConfig, opts: BalancerOptions
@@ -526,9 +551,13 @@ class SimResult:
         """One row per mapped tile: layer, owner core, cells used, MVMs run, busy time, energy."""
         rows = []
         gid = 0
-        for w, s, owners in zip(self.workload.layers, self.schedules, self.owners):
+        hw = self.system
+        static_w = hw.tile.static_power_w * hw.tile_energy_scale
+        for w, s, owners, t0, t1 in zip(self.workload.layers, self.schedules, self.owners,
+                                        self.layer_start, self.layer_end):
             if w.mapping is None:
                 continue
+            on_s = float(t1 - t0) if hw.system.power_gating == "idle" else self.latency_s
             mp, t = w.mapping, s.tasks
             an = s.how == RAN_ANALOG
             for j in range(len(owners)):
@@ -538,8 +567,7 @@ class SimResult:
                     "rows_used": int(mp.tile_rows[j]), "cols_used": int(mp.tile_cols[j]),
                     "utilisation": mp.tile_rows[j] * mp.tile_cols[j] / (mp.rows * mp.cols),
                     "mvms": int(t.mvms[mine].sum()), "busy_s": float(t.tile_s[mine].sum()),
-                    "energy_j": float(t.energy_j[mine].sum())
-                    + self.system.tile.static_power_w * self.latency_s})
+                    "energy_j": float(t.energy_j[mine].sum()) + static_w * on_s})
                 gid += 1
         cols = ["tile", "layer", "owner_core", "rows_used", "cols_used", "utilisation", "mvms",
                 "busy_s", "energy_j"]
@@ -566,7 +594,9 @@ def _run(wl: Workload, hw: SystemConfig, units: np.ndarray, balancer: str,
         end = np.cumsum(mk)
         release = end - mk
         latency = float(end[-1])
-    energy, bd = energy_breakdown(hw, latency, np.sum([s.vec for s in scheds], axis=0))
+    tile_on = powered_tile_seconds(hw, latency, tiles_per_layer, end - release)
+    energy, bd = energy_breakdown(hw, latency, np.sum([s.vec for s in scheds], axis=0),
+                                  tile_on)
     return owners, scheds, release, end, latency, energy, bd
 
 

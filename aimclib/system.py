@@ -15,7 +15,14 @@ Preset file format (TOML)::
     base = "other-preset"          # optional: start from another preset, override below
     [cpu]
     clock_hz = { value = 2.0e9, status = "derived", source = "ALPINE manual: ..." }
+    gemm_k_half = { value = 16.0, status = "assumed", source = "...",
+                    range = [4.0, 64.0], range_reason = "why it plausibly lies there" }
     ...
+
+Every assumed value carries a plausible ``range`` (``[low, high]``, or the plausible choices of
+a choice parameter) and its ``range_reason``; a value set outside it is accepted with a
+:class:`PlausibilityWarning`. ``cpu.baseline_kernel`` names a class of digital GEMM code
+(:mod:`aimclib.kernels`) that fills the kernel-dependent ``cpu`` values the preset leaves out.
 
 Sections: ``cpu``, ``tile``, ``host`` (the cores' per-MVM work), ``tight``, ``loose``
 (the two interfaces) and ``system`` (coupling, tile count, placement rule).
@@ -27,16 +34,48 @@ import dataclasses
 import math
 import os
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .errors import AimcError, UnknownNameError
+from .kernels import KERNEL_CLASSES
 
 
 class PresetError(AimcError, ValueError):
     """A preset (file or overrides) is missing a value or holds a non-physical one."""
+
+
+class PlausibilityWarning(UserWarning):
+    """A parameter lies outside the plausible range its preset states (allowed, but say so)."""
+
+
+@dataclass(frozen=True)
+class PlausibleRange:
+    """Where an assumed value plausibly lies, and why.
+
+    ``low``/``high`` bound a number (same unit as the value); for a choice, ``choices`` lists
+    the plausible alternatives and ``low``/``high`` are None.
+    """
+
+    low: float | None
+    high: float | None
+    reason: str
+    choices: tuple = ()
+
+    def contains(self, value) -> bool:
+        if self.choices:
+            return value in self.choices
+        return self.low <= value <= self.high
+
+    def describe(self) -> str:
+        if self.choices:
+            return " / ".join(map(str, self.choices))
+        return f"{self.low:g} .. {self.high:g}"
 
 
 def _p(unit: str, doc: str, minimum: float = 0.0, exclusive: bool = False,
@@ -51,6 +90,10 @@ class CpuConfig:
     """The digital side: identical in-order cores with SIMD, caches and DRAM."""
 
     cores: int = _p("count", "cores in the system", 1, integer=True)
+    baseline_kernel: str = field(metadata={
+        "unit": "-", "doc": "class of the digital GEMM code (aimclib.kernels): sets "
+        "mac_lane_bits, mac_instruction_fraction, gemm_efficiency and activation_bits unless "
+        "the preset gives them", "choices": tuple(KERNEL_CLASSES)})
     clock_hz: float = _p("Hz", "core clock frequency", 0, exclusive=True)
     simd_bits: int = _p("bit", "SIMD register width", 1, integer=True)
     simd_issue_per_cycle: float = _p(
@@ -58,6 +101,13 @@ class CpuConfig:
     mac_lane_bits: int = _p(
         "bit", "accumulator lane width of an int8 SIMD MAC (16: SMLAL-style widening MAC)",
         1, integer=True)
+    mac_instruction_fraction: float = _p(
+        "1", "share of the GEMM inner loop's SIMD instructions that multiply-accumulate "
+        "(int8 with 32-bit accumulators: SMULL + SMLAL + SADALP, 2/3)", 0, True, 1.0)
+    activation_bits: int = _p(
+        "bit", "width of weights and activations in memory for the digital code (8: int8 "
+        "kernels; 32: float32, whose activations the tiles' DACs must quantise)", 1,
+        integer=True)
     gemm_efficiency: float = _p(
         "1", "fraction of peak MAC rate a GEMM inner loop sustains (loads, address math)",
         0, True, 1.0)
@@ -81,23 +131,30 @@ class CpuConfig:
         "B/s", "DRAM bandwidth, shared by all active cores", 0, True)
     active_power_w: float = _p("W", "power of one busy core (dynamic + leakage)", 0, True)
     idle_power_w: float = _p("W", "power of one idle (clock-gated, WFI) core")
-    dram_energy_j_per_access: float = _p("J", "energy of one DRAM access")
-    dram_access_bytes: int = _p("B", "bytes moved by one DRAM access (one burst)", 1,
-                                integer=True)
+    dram_energy_j_per_byte: float = _p("J/B", "DRAM energy per byte read or written "
+                                       "(array, I/O and termination)")
+    node_nm: float = _p("nm", "technology node of the cores' power model", 0, True)
 
     @property
     def macs_per_cycle(self) -> float:
-        """Peak int8 MACs per cycle of one core: lanes x SIMD issue."""
-        return self.simd_bits / self.mac_lane_bits * self.simd_issue_per_cycle
+        """Peak MACs per cycle of one core: lanes x SIMD issue x MAC instruction share."""
+        return (self.simd_bits / self.mac_lane_bits * self.simd_issue_per_cycle
+                * self.mac_instruction_fraction)
+
+    @property
+    def sustained_macs_per_cycle(self) -> float:
+        """MACs per cycle a large GEMM sustains: peak x ``gemm_efficiency``."""
+        return self.macs_per_cycle * self.gemm_efficiency
+
+    @property
+    def activation_bytes(self) -> float:
+        """Bytes per weight or activation element in the digital code's memory (B)."""
+        return self.activation_bits / 8
 
     @property
     def lanes(self) -> int:
         """int8 MACs in one SIMD instruction."""
         return self.simd_bits // self.mac_lane_bits
-
-    @property
-    def dram_energy_j_per_byte(self) -> float:
-        return self.dram_energy_j_per_access / self.dram_access_bytes
 
 
 @dataclass(frozen=True)
@@ -110,10 +167,16 @@ class TileConfig:
     mvm_energy_fixed_j: float = _p("J", "energy per MVM independent of its size (control)")
     mvm_energy_per_row_j: float = _p("J", "energy per MVM per used row (DAC, array drive)")
     mvm_energy_per_col_j: float = _p("J", "energy per MVM per used column (ADC)")
-    static_power_w: float = _p("W", "static power of one tile, always on during inference")
+    static_power_w: float = _p("W", "static (leakage) power of one powered tile's periphery; "
+                               "system.power_gating says when a tile is powered")
     input_bits: int = _p("bit", "DAC input resolution", 1, integer=True)
     weight_bits: int = _p("bit", "weight resolution", 1, integer=True)
     output_bits: int = _p("bit", "ADC output resolution", 1, integer=True)
+    node_nm: float = _p("nm", "technology node the tile's energy figures were measured at",
+                        0, True)
+    energy_node_exponent: float = _p(
+        "1", "tile energy scales as node^exponent when evaluated at the cores' node: "
+        "factor (cpu.node_nm / tile.node_nm)^exponent on MVM and static energy")
 
     def mvm_energy_j(self, rows_used, cols_used):
         """Energy of one MVM using ``rows_used`` rows and ``cols_used`` columns (J)."""
@@ -132,6 +195,9 @@ class HostWorkConfig:
         "digital GEMM's requantisation)")
     psum_ops_per_output: float = _p(
         "op/element", "ops to add one row block's partial output into the accumulator")
+    psum_sync_cycles: float = _p(
+        "cycle", "tight coupling: hand-over of one chunk of partial sums between two cores "
+        "through the shared L2 (release store, the consumer's acquire of the flag line)")
 
 
 @dataclass(frozen=True)
@@ -155,16 +221,27 @@ class LooseConfig:
     dma_driver_cycles: float = _p("cycle", "core cycles of driver code per DMA job")
     completion_cycles: float = _p(
         "cycle", "core cycles to take the completion interrupt and run its handler")
-    vectors_per_job: int = _p(
-        "count", "input vectors (output pixels) moved and processed per DMA job", 1,
-        integer=True)
+    job_buffer_bytes: int = _p(
+        "B", "a tile's DMA input buffer: one job moves as many input vectors as it holds "
+        "(at least one)", 1, integer=True)
     link_bandwidth_bps: float = _p("B/s", "one tile's I/O bandwidth", 0, True)
     bus_bandwidth_bps: float = _p(
         "B/s", "shared bus bandwidth; concurrent transfers divide it", 0, True)
-    bus_energy_j_per_byte: float = _p("J/B", "energy to move one byte over the shared bus")
+    bus_energy_j_per_byte: float = _p("J/B", "energy to move one byte between the cores' "
+                                      "memory and a loose tile (bus and link I/O)")
+
+    def vectors_per_job(self, input_bytes):
+        """Input vectors of ``input_bytes`` each that one DMA job moves: as many as
+        ``job_buffer_bytes`` holds, at least one (arrays broadcast)."""
+        return np.maximum(1, self.job_buffer_bytes // np.maximum(1, np.asarray(input_bytes,
+                                                                              np.int64)))
 
 
 COUPLINGS = ("tight", "loose")
+POWER_GATING = ("none", "unused", "idle")
+"""When a tile burns static power: ``none``, all ``T`` tiles for the whole inference;
+``unused``, only tiles that hold weights (the others are gated off); ``idle``, a tile only while
+its layer runs (PCM keeps the weights without power, so gating loses nothing)."""
 TILE_PLACEMENTS = ("even", "first")
 """How tight coupling spreads T tiles over the cores: ``even`` gives each core ``T // p``
 tiles and the first ``T % p`` cores one more; ``first`` fills core 0's share first
@@ -180,6 +257,8 @@ class PlacementConfig:
     tiles: int = _p("count", "AIMC tiles in the system", 0, integer=True)
     tile_placement: str = field(metadata={"unit": "-", "doc": "tight coupling: how tiles are "
                                           "divided among cores", "choices": TILE_PLACEMENTS})
+    power_gating: str = field(metadata={"unit": "-", "doc": "which tiles burn static power "
+                                        "when (none / unused / idle)", "choices": POWER_GATING})
 
 
 @dataclass(frozen=True)
@@ -195,6 +274,9 @@ class SystemConfig:
     system: PlacementConfig
     sources: dict = field(default_factory=dict, compare=False, repr=False)
     """Per ``section.field``: ``(status, source)`` from the preset file."""
+    ranges: dict = field(default_factory=dict, compare=False, repr=False)
+    """Per ``section.field``: :class:`PlausibleRange` (assumed values; see ``range`` in the
+    preset format)."""
 
     def __hash__(self) -> int:
         # Hashed on every simulate() call (the workload cache is keyed by the system): the
@@ -211,6 +293,11 @@ class SystemConfig:
         state = dict(self.__dict__)
         state.pop("_hash", None)
         return state
+
+    @property
+    def tile_energy_scale(self) -> float:
+        """Factor on the tile's MVM and static energy to evaluate it at the cores' node (1)."""
+        return (self.cpu.node_nm / self.tile.node_nm) ** self.tile.energy_node_exponent
 
     @property
     def coupling(self) -> str:
@@ -280,10 +367,29 @@ def _check_value(section: str, f: dataclasses.Field, value: Any, origin: str) ->
     return value
 
 
-def _raw_values(doc: dict, origin: str) -> tuple[dict, dict]:
-    """Split a parsed preset into ``{section: {field: value}}`` and ``{key: (status, source)}``."""
+def _parse_range(key: str, entry: dict, origin: str) -> PlausibleRange | None:
+    """The ``range`` / ``range_reason`` of one preset entry, or None when it has none."""
+    if "range" not in entry:
+        return None
+    rng, reason = entry["range"], str(entry.get("range_reason", ""))
+    if not isinstance(rng, list) or not rng:
+        raise PresetError(f"{origin}: {key}.range must be a list: [low, high] for a number, "
+                          f"the plausible choices for a choice; got {rng!r}")
+    if all(isinstance(v, str) for v in rng):
+        return PlausibleRange(None, None, reason, tuple(rng))
+    if (len(rng) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float))
+                             for v in rng) or rng[0] > rng[1]):
+        raise PresetError(f"{origin}: {key}.range must be [low, high] with low <= high, "
+                          f"got {rng!r}")
+    return PlausibleRange(float(rng[0]), float(rng[1]), reason)
+
+
+def _raw_values(doc: dict, origin: str) -> tuple[dict, dict, dict]:
+    """Split a parsed preset into ``{section: {field: value}}``, ``{key: (status, source)}``
+    and ``{key: PlausibleRange}``."""
     values: dict[str, dict] = {}
     sources: dict[str, tuple[str, str]] = {}
+    ranges: dict[str, PlausibleRange] = {}
     for section, cls in SECTIONS.items():
         table = doc.get(section, {})
         if not isinstance(table, dict):
@@ -299,6 +405,9 @@ def _raw_values(doc: dict, origin: str) -> tuple[dict, dict]:
                 values.setdefault(section, {})[key] = entry["value"]
                 sources[f"{section}.{key}"] = (str(entry.get("status", "")),
                                                str(entry.get("source", "")))
+                rng = _parse_range(f"{section}.{key}", entry, origin)
+                if rng is not None:
+                    ranges[f"{section}.{key}"] = rng
             else:
                 values.setdefault(section, {})[key] = entry
                 sources[f"{section}.{key}"] = ("user", origin)
@@ -306,13 +415,62 @@ def _raw_values(doc: dict, origin: str) -> tuple[dict, dict]:
     if unknown:
         raise PresetError(f"{origin}: unknown section(s) {sorted(unknown)}; "
                           f"known: {', '.join(SECTIONS)}")
-    return values, sources
+    return values, sources, ranges
 
 
-def _build(name: str, values: dict, sources: dict, origin: str) -> SystemConfig:
+def _kernel_defaults(kernel: str, explicit, sources: dict, ranges: dict) -> dict:
+    """The ``cpu`` values kernel class ``kernel`` sets for the fields not in ``explicit``;
+    their sources and ranges are recorded in ``sources`` and ``ranges``."""
+    k = KERNEL_CLASSES[kernel]
+    lo, hi = k.efficiency_range
+    # an explicit efficiency is still judged against the chosen class's range, unless it is
+    # not an assumption (a measured value, say)
+    key = "cpu.gemm_efficiency"
+    if "gemm_efficiency" in explicit and sources.get(key, ("",))[0] not in ("assumed", "override"):
+        ranges.pop(key, None)
+    else:
+        ranges[key] = PlausibleRange(
+            lo, hi, f"{k.name}: {k.sustained_range[0]:g}-{k.sustained_range[1]:g} MAC/cycle "
+            f"sustained")
+    out = {}
+    for name, value in k.values().items():
+        if name in explicit:
+            continue
+        out[name] = value
+        key = f"cpu.{name}"
+        sources[key] = ("derived", f"baseline kernel {k.name}: {k.source}")
+        if name == "gemm_efficiency":
+            sources[key] = ("assumed", f"baseline kernel {k.name}: {k.sustained_macs_per_cycle:g}"
+                            f" MAC/cycle sustained of {k.peak_macs_per_cycle:.3g} peak; {k.source}")
+        else:
+            ranges.pop(key, None)
+    return out
+
+
+def _warn_implausible(cfg: SystemConfig, keys) -> None:
+    """Warn for each of ``keys`` whose value lies outside its plausible range."""
+    for key in keys:
+        rng = cfg.ranges.get(key)
+        if rng is None:
+            continue
+        section, _, name = key.partition(".")
+        value = getattr(getattr(cfg, section), name)
+        if not rng.contains(value):
+            warnings.warn(PlausibilityWarning(
+                f"{cfg.name}: {key} = {value!r} lies outside its plausible range "
+                f"{rng.describe()} ({rng.reason})"), stacklevel=3)
+
+
+def _build(name: str, values: dict, sources: dict, ranges: dict, origin: str
+           ) -> SystemConfig:
+    sources, ranges = dict(sources), dict(ranges)
+    cpu_given = values.get("cpu", {})
+    kernel = cpu_given.get("baseline_kernel")
+    if kernel in KERNEL_CLASSES:
+        cpu_given = {**_kernel_defaults(kernel, cpu_given, sources, ranges), **cpu_given}
     parts = {}
     for section, cls in SECTIONS.items():
-        given = values.get(section, {})
+        given = cpu_given if section == "cpu" else values.get(section, {})
         kwargs = {}
         for f in dataclasses.fields(cls):
             if f.name not in given:
@@ -320,7 +478,9 @@ def _build(name: str, values: dict, sources: dict, origin: str) -> SystemConfig:
                                   f"({f.metadata['unit']}: {f.metadata['doc']})")
             kwargs[f.name] = _check_value(section, f, given[f.name], origin)
         parts[section] = cls(**kwargs)
-    return SystemConfig(name=name, sources=dict(sources), **parts)
+    cfg = SystemConfig(name=name, sources=sources, ranges=ranges, **parts)
+    _warn_implausible(cfg, ranges)
+    return cfg
 
 
 def _preset_dir():
@@ -363,7 +523,8 @@ def preset_path(name: str):
     return None
 
 
-def _read_preset(name_or_path: str | Path, _seen: tuple = ()) -> tuple[str, dict, dict, str]:
+def _read_preset(name_or_path: str | Path, _seen: tuple = ()
+                 ) -> tuple[str, dict, dict, dict, str]:
     text = str(name_or_path)
     if text.endswith(".toml") or "/" in text:
         path = Path(text)
@@ -381,23 +542,40 @@ def _read_preset(name_or_path: str | Path, _seen: tuple = ()) -> tuple[str, dict
         doc = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as e:
         raise PresetError(f"{origin} is not valid TOML: {e}") from None
-    values, sources = _raw_values(doc, origin)
+    values, sources, ranges = _raw_values(doc, origin)
     base = doc.get("base")
     if base:
         if base in _seen:
             raise PresetError(f"{origin}: presets extend each other in a cycle: {_seen}")
-        _, bvalues, bsources, _ = _read_preset(base, _seen + (base,))
+        _, bvalues, bsources, branges, _ = _read_preset(base, _seen + (base,))
         for section, table in values.items():
             bvalues.setdefault(section, {}).update(table)
-        values, sources = bvalues, {**bsources, **sources}
-    return str(doc.get("name", Path(text).stem)), values, sources, origin
+        # a value the child sets keeps the base's range only while it is still an assumption
+        # (a measured or stated value is not judged against the base's guess)
+        for key, (status, _) in sources.items():
+            if key not in ranges and status != "assumed":
+                branges.pop(key, None)
+        values, sources, ranges = bvalues, {**bsources, **sources}, {**branges, **ranges}
+    return str(doc.get("name", Path(text).stem)), values, sources, ranges, origin
 
 
 def _apply_overrides(cfg: SystemConfig, overrides: dict) -> SystemConfig:
     parts = {s: getattr(cfg, s) for s in SECTIONS}
-    sources = dict(cfg.sources)
+    sources, ranges = dict(cfg.sources), dict(cfg.ranges)
+    checked_keys = []
+    resolved = {}
     for key, value in overrides.items():
         key = _SHORTCUTS.get(key, key)
+        if key in resolved:
+            raise PresetError(f"override {key!r} is given twice ({resolved[key]!r} and "
+                              f"{value!r}); give it once")
+        resolved[key] = value
+    kernel = resolved.get("cpu.baseline_kernel")
+    if kernel is not None and kernel in KERNEL_CLASSES:
+        explicit = {k.partition(".")[2] for k in resolved if k.startswith("cpu.")}
+        for name, value in _kernel_defaults(kernel, explicit, sources, ranges).items():
+            parts["cpu"] = dataclasses.replace(parts["cpu"], **{name: value})
+    for key, value in resolved.items():
         section, _, fname = key.partition(".")
         cls = SECTIONS.get(section)
         fields = {f.name: f for f in dataclasses.fields(cls)} if cls else {}
@@ -408,7 +586,10 @@ def _apply_overrides(cfg: SystemConfig, overrides: dict) -> SystemConfig:
         checked = _check_value(section, fields[fname], value, "override")
         parts[section] = dataclasses.replace(parts[section], **{fname: checked})
         sources[key] = ("override", "set by the caller")
-    return SystemConfig(name=cfg.name, sources=sources, **parts)
+        checked_keys.append(key)
+    out = SystemConfig(name=cfg.name, sources=sources, ranges=ranges, **parts)
+    _warn_implausible(out, checked_keys)
+    return out
 
 
 def load_system(preset: str | Path | SystemConfig = "alpine-tight", **overrides: Any
@@ -422,20 +603,26 @@ def load_system(preset: str | Path | SystemConfig = "alpine-tight", **overrides:
     if isinstance(preset, SystemConfig):
         cfg = preset
     else:
-        name, values, sources, origin = _read_preset(preset)
-        cfg = _build(name, values, sources, origin)
+        name, values, sources, ranges, origin = _read_preset(preset)
+        cfg = _build(name, values, sources, ranges, origin)
     fixed = {k.replace("__", "."): v for k, v in overrides.items()}
     return _apply_overrides(cfg, fixed) if fixed else cfg
 
 
 def describe(cfg: SystemConfig) -> list[dict]:
-    """Every parameter with value, unit, meaning, status and source (``aimc preset show``)."""
+    """Every parameter with value, unit, meaning, status, source and plausible range
+    (``aimc preset show``)."""
     rows = []
     for section, cls in SECTIONS.items():
         part = getattr(cfg, section)
         for f in dataclasses.fields(cls):
-            status, source = cfg.sources.get(f"{section}.{f.name}", ("", ""))
-            rows.append({"parameter": f"{section}.{f.name}", "value": getattr(part, f.name),
+            key = f"{section}.{f.name}"
+            status, source = cfg.sources.get(key, ("", ""))
+            rng = cfg.ranges.get(key)
+            rows.append({"parameter": key, "value": getattr(part, f.name),
                          "unit": f.metadata["unit"], "meaning": f.metadata["doc"],
-                         "status": status, "source": source})
+                         "status": status, "source": source,
+                         "range": None if rng is None else
+                         (list(rng.choices) if rng.choices else [rng.low, rng.high]),
+                         "range_reason": "" if rng is None else rng.reason})
     return rows

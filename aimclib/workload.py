@@ -79,7 +79,8 @@ class Workload:
 def layer_work(index: int, info: LayerInfo, sys: SystemConfig) -> LayerWork:
     """The :class:`LayerWork` of one layer (``index``: its position in the network)."""
     cpu, f = sys.cpu, sys.cpu.clock_hz
-    in_b, out_b = info.in_bytes(8), info.out_bytes(8)
+    bits = cpu.activation_bits  # the digital code's activations and weights in memory
+    in_b, out_b = info.in_bytes(bits), info.out_bytes(bits)
     act = in_b + out_b
     in_dram = activation_in_dram(cpu, in_b, out_b)
     act_dram, act_l2 = (act, 0.0) if in_dram else (0.0, act)
@@ -103,8 +104,10 @@ def layer_work(index: int, info: LayerInfo, sys: SystemConfig) -> LayerWork:
         # the bias add of every digital output (batch-norm layers are costed on their own)
         cycles += float(eltwise_cycles(cpu, part.digital_outputs * bias))
         px[u] = cycles / f
-        dram[u] = float(mp.k * part.digital_outputs) + act_dram  # int8 weights left digital
-    mvm = interface_for(sys).mvm_cost(sys, mp.tile_rows, mp.tile_cols, mp.tile_row_block, bias)
+        # weights left digital stream from DRAM in the digital code's format
+        dram[u] = float(mp.k * part.digital_outputs) * cpu.activation_bytes + act_dram
+    mvm = interface_for(sys).mvm_cost(sys, mp.tile_rows, mp.tile_cols, mp.tile_row_block, bias,
+                                      gather)
     # digital alternative of each tile's block: its rows x cols (or its packed groups)
     if mp.packed:
         alt = gemm_cycles(cpu, sys.host, 1, mp.k, mp.n, mp.tile_cols // mp.n, gather, dw) / f

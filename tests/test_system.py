@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aimclib.errors import AimcError, UnknownNameError
-from aimclib.system import (SECTIONS, USER_PRESET_ENV, PresetError, SystemConfig, describe,
-                            load_system, preset_names, user_preset_dir)
+from aimclib.system import (SECTIONS, USER_PRESET_ENV, PlausibilityWarning, PresetError,
+                            SystemConfig, describe, load_system, preset_names,
+                            user_preset_dir)
 
 PRESET_DIR = resources.files("aimclib") / "presets"
 
@@ -86,7 +87,9 @@ def test_every_shipped_preset_loads_with_every_parameter_sourced(name):
     for section, cls in SECTIONS.items():
         for f in dataclasses.fields(cls):
             status, source = cfg.sources[f"{section}.{f.name}"]
-            assert status in ("stated", "derived", "assumed"), (section, f.name, status)
+            # varied: a study variable that sweeps set (system.tiles), not an assumption
+            assert status in ("stated", "derived", "assumed", "varied"), (section, f.name,
+                                                                         status)
             assert source.strip(), f"{section}.{f.name} has no source"
 
 
@@ -97,13 +100,13 @@ def test_every_field_has_unit_and_doc():
             assert f.metadata.get("unit"), f"{section}.{f.name} has no unit"
             assert len(f.metadata.get("doc", "")) > 10, f"{section}.{f.name} has no doc"
             n += 1
-    # 19 cpu + 10 tile + 3 host + 4 tight + 8 loose + 3 system = 47 parameters
-    assert n == 47
+    # 22 cpu + 12 tile + 4 host + 4 tight + 8 loose + 4 system = 54 parameters
+    assert n == 54
 
 
 def test_describe_lists_every_parameter_with_unit_and_status():
     rows = describe(load_system("alpine-tight"))
-    assert len(rows) == 47
+    assert len(rows) == 54
     by_name = {r["parameter"]: r for r in rows}
     clock = by_name["cpu.clock_hz"]
     assert clock["value"] == 2.0e9 and clock["unit"] == "Hz" and clock["status"] == "derived"
@@ -112,6 +115,11 @@ def test_describe_lists_every_parameter_with_unit_and_status():
     n_half = by_name["cpu.gemm_n_half"]
     assert (n_half["value"], n_half["unit"], n_half["status"]) == (8.0, "output", "assumed")
     assert "n / (n + n_half)" in n_half["meaning"] and "8 outputs" in n_half["source"]
+    # its plausible range and why, beside the value in the preset file
+    assert n_half["range"] == [2.0, 32.0] and "vector" in n_half["range_reason"]
+    # a stated value has no range; a choice lists its plausible alternatives
+    assert by_name["tile.rows"]["range"] is None and by_name["tile.rows"]["range_reason"] == ""
+    assert by_name["system.power_gating"]["range"] == ["none", "unused", "idle"]
 
 
 def test_alpine_tight_values_match_the_published_facts():
@@ -128,7 +136,10 @@ def test_alpine_tight_values_match_the_published_facts():
     assert cfg.tight.transfer_bytes == 4
     assert cfg.loose.link_bandwidth_bps == 4e9
     assert cfg.loose.dma_register_latency_s == 10e-9
-    assert cfg.cpu.dram_energy_j_per_access == 120e-12
+    # the notes' "120 pJ per DRAM access", read as per byte accessed (docs/model.md)
+    assert cfg.cpu.dram_energy_j_per_byte == 120e-12
+    # the cores' power model is 28 nm, the tile's figures are IBM 14 nm PCM data
+    assert (cfg.cpu.node_nm, cfg.tile.node_nm) == (28.0, 14.0)
     # DDR4-2400 x 8 B per transfer = 19.2 GB/s
     assert cfg.cpu.dram_bandwidth_bps == 2400e6 * 8
 
@@ -144,11 +155,19 @@ def test_alpine_loose_is_alpine_tight_with_loose_coupling():
 # --------------------------------------------------------------------------- derived values
 def test_derived_values():
     cfg = load_system("alpine-tight")
-    # 128-bit NEON / 16-bit widening lanes = 8 lanes; x 1 issue per cycle = 8 MACs/cycle
+    # 128-bit NEON / 16-bit widening lanes = 8 lanes; x 1 issue per cycle x 2/3 of the
+    # instructions MACs (int8-intrinsics: SMULL + SMLAL + SADALP) = 16/3 = 5.333 MACs/cycle
+    assert cfg.cpu.baseline_kernel == "int8-intrinsics"
     assert cfg.cpu.lanes == 8
-    assert cfg.cpu.macs_per_cycle == 8.0
-    # 120 pJ per 64 B access = 1.875 pJ/B
-    assert cfg.cpu.dram_energy_j_per_byte == pytest.approx(1.875e-12, rel=1e-12)
+    assert cfg.cpu.mac_instruction_fraction == pytest.approx(2 / 3, rel=1e-12)
+    assert cfg.cpu.macs_per_cycle == pytest.approx(16 / 3, rel=1e-12)
+    # sustained 1.3 MAC/cycle of 16/3 peak: gemm_efficiency = 1.3 * 3 / 16 = 0.24375
+    assert cfg.cpu.gemm_efficiency == pytest.approx(0.24375, rel=1e-12)
+    assert cfg.cpu.sustained_macs_per_cycle == pytest.approx(1.3, rel=1e-12)
+    # int8 activations and weights in memory: 1 B per element
+    assert (cfg.cpu.activation_bits, cfg.cpu.activation_bytes) == (8, 1.0)
+    # tile energy at the cores' node: (28 nm / 14 nm)^1 = 2
+    assert cfg.tile_energy_scale == 2.0
     # Full 256 x 256 MVM: 2 * 256 * 256 Op / 12.8e12 Op/s/W = 131072 / 12.8e12 = 10.24 nJ.
     # Preset split: 1.024 nJ fixed + 256 * 12 pJ (3.072 nJ) + 256 * 24 pJ (6.144 nJ).
     full = 2 * 256 * 256 / 12.8e12
@@ -158,12 +177,29 @@ def test_derived_values():
     assert cfg.tile.mvm_energy_j(27, 64) == pytest.approx(2.884e-9, rel=1e-12)
 
 
+# an sdot-style machine is not alpine-tight: its issue width lies outside alpine-tight's
+# plausible range on purpose
+@pytest.mark.filterwarnings("ignore:.*simd_issue_per_cycle:aimclib.system.PlausibilityWarning")
 def test_derived_values_follow_overrides():
-    # 256-bit SIMD with 8-bit lanes (an sdot-style machine), 2 issues: 32 lanes, 64 MAC/cycle
-    cfg = load_system(cpu__simd_bits=256, cpu__mac_lane_bits=8, cpu__simd_issue_per_cycle=2)
+    # 256-bit SIMD with 8-bit lanes (an sdot-style machine: every SIMD instruction a MAC),
+    # 2 issues: 32 lanes, 32 x 2 x 1 = 64 MAC/cycle
+    cfg = load_system(cpu__simd_bits=256, cpu__mac_lane_bits=8, cpu__simd_issue_per_cycle=2,
+                      cpu__mac_instruction_fraction=1.0)
     assert cfg.cpu.lanes == 32 and cfg.cpu.macs_per_cycle == 64.0
+    # the same machine with int8-intrinsics' 2/3 MAC share: 64 x 2/3 = 42.67 MAC/cycle
+    two_thirds = load_system(cpu__simd_bits=256, cpu__mac_lane_bits=8,
+                             cpu__simd_issue_per_cycle=2)
+    assert two_thirds.cpu.macs_per_cycle == pytest.approx(128 / 3, rel=1e-12)
+    # a 64 pJ/B DRAM and a tile at the cores' own node (exponent 0: no scaling)
+    cfg = load_system(cpu__dram_energy_j_per_byte=64e-12, tile__energy_node_exponent=0.0)
+    assert cfg.cpu.dram_energy_j_per_byte == 64e-12 and cfg.tile_energy_scale == 1.0
+    # (28 / 7)^2 = 16: a 7 nm tile figure with quadratic scaling
+    assert load_system(tile__node_nm=7, tile__energy_node_exponent=2.0
+                       ).tile_energy_scale == pytest.approx(16.0, rel=1e-12)
     # n_half = 0 (no per-(row, k) overhead) is allowed: the bound is >= 0
-    assert load_system(cpu__gemm_n_half=0).cpu.gemm_n_half == 0.0
+    # (valid, though below its plausible range [2, 32]: a warning, not an error)
+    with pytest.warns(PlausibilityWarning, match="cpu.gemm_n_half = 0.0"):
+        assert load_system(cpu__gemm_n_half=0).cpu.gemm_n_half == 0.0
 
 
 # --------------------------------------------------------------------------- tile placement
@@ -411,6 +447,8 @@ def _valid_override(draw):
     return section, f.name, value
 
 
+# any value the validation accepts, plausible or not: the warnings are tested elsewhere
+@pytest.mark.filterwarnings("ignore::aimclib.system.PlausibilityWarning")
 @given(_valid_override())
 @settings(max_examples=80, deadline=None)
 def test_overrides_round_trip(ov):
