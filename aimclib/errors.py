@@ -3,6 +3,7 @@
 Every error the library raises on bad input derives from :class:`AimcError`, so the command
 line (and users) can catch one type and print its message instead of a traceback. Each also
 derives from the matching built-in (``ValueError`` or ``TypeError``) so generic handlers work.
+:mod:`aimclib.validation` raises these for every argument it checks.
 """
 
 from __future__ import annotations
@@ -30,6 +31,24 @@ class DTypeError(AimcError, TypeError):
 
 class ParameterError(AimcError, ValueError):
     """A numeric parameter (tile size, noise level, seed, scale, ...) is out of its range."""
+
+
+class ParameterTypeError(AimcError, TypeError):
+    """A parameter has the wrong type (a string where a number is needed, ...)."""
+
+
+class LimitError(ParameterError):
+    """A size is beyond a documented limit of aimclib (``docs/limits.md``), or the work it asks
+    for would not fit in memory."""
+
+
+class OutputError(AimcError, ValueError):
+    """An output location (file, cache directory) cannot be written, or would overwrite a
+    file it must not."""
+
+
+class CacheError(AimcError, ValueError):
+    """A sweep cache cannot be opened or written."""
 
 
 class ModelFormatError(AimcError, ValueError):

@@ -27,10 +27,13 @@ from .allocation import ALLOCATIONS, allocate, knapsack_options
 from .balancing import BALANCERS, TaskSet, layer_tasks
 from .engine import (RAN_ANALOG, RAN_STOLEN_DIGITAL, VICTIM_MOST_LOADED, VICTIM_RANDOM,
                      simulate_barrier_kernel, simulate_kernel)
-from .errors import AimcError
+from .errors import ParameterError
 from .loading import load_network
 from .network import Network
 from .system import SystemConfig, load_system
+from .validation import (MAX_TASKS_PER_CORE, check_bool, check_choice, check_finite,
+                         check_float, check_int, check_memory, check_seed, out_of_memory,
+                         stream_seed)
 from .workload import Workload, build_workload
 
 VICTIMS = {"random": VICTIM_RANDOM, "most-loaded": VICTIM_MOST_LOADED}
@@ -57,15 +60,12 @@ class BalancerOptions:
     tasks_per_core: int = TASKS_PER_CORE
 
     def __post_init__(self):
-        if self.victim not in VICTIMS:
-            raise AimcError(f"victim must be one of {', '.join(VICTIMS)}, got {self.victim!r}")
-        if not (isinstance(self.steal_latency_s, (int, float))
-                and math.isfinite(self.steal_latency_s) and self.steal_latency_s >= 0):
-            raise AimcError(f"steal_latency_s must be a number >= 0 (s), "
-                            f"got {self.steal_latency_s!r}")
-        if not isinstance(self.tasks_per_core, int) or self.tasks_per_core < 1:
-            raise AimcError(f"tasks_per_core must be an integer >= 1, "
-                            f"got {self.tasks_per_core!r}")
+        check_choice(self.victim, "victim", tuple(VICTIMS))
+        object.__setattr__(self, "steal_latency_s", check_float(
+            self.steal_latency_s, "steal_latency_s", low=0.0, high=1.0, unit="s"))
+        object.__setattr__(self, "tasks_per_core", check_int(
+            self.tasks_per_core, "tasks_per_core", low=1, high=MAX_TASKS_PER_CORE,
+            limit="MAX_TASKS_PER_CORE"))
 
 
 PARTS = CORE_PARTS + ("steals", "mvms", "tile_busy_s", "tile_j", "bus_bytes", "dram_bytes")
@@ -130,16 +130,24 @@ def _no_owner(n: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def _owner_sequence(caps: tuple[int, ...]) -> np.ndarray:
-    """Cores in the order a round-robin pointer hands out their tiles, skipping full cores."""
-    free, seq, ptr = list(caps), [], 0
-    for _ in range(sum(caps)):
-        while free[ptr] == 0:
-            ptr = (ptr + 1) % len(caps)
-        seq.append(ptr)
-        free[ptr] -= 1
-        ptr = (ptr + 1) % len(caps)
-    return np.array(seq, np.int64)
+def _owner_sequence(caps: tuple[int, ...], n: int) -> np.ndarray:
+    """The first ``n`` cores in the order a round-robin pointer hands out their tiles,
+    skipping full cores: round ``r`` (0, 1, ...) gives, in core order, every core that owns
+    more than ``r`` tiles. Rounds with the same cores are generated together, so the work
+    grows with ``n`` and the cores, not with the system's tile count. Read-only (shared)."""
+    caps_arr = np.asarray(caps, np.int64)
+    parts, got, done_rounds = [], 0, 0
+    for level in np.unique(caps_arr[caps_arr > 0]).tolist():
+        if got >= n:
+            break
+        active = np.flatnonzero(caps_arr >= level)  # the cores of rounds done_rounds..level-1
+        rounds = min(level - done_rounds, -(-(n - got) // len(active)))
+        parts.append(np.tile(active, rounds))
+        got += rounds * len(active)
+        done_rounds = level
+    seq = np.concatenate(parts)[:n] if parts else np.zeros(0, np.int64)
+    seq.flags.writeable = False
+    return seq
 
 
 def place_tiles(hw: SystemConfig, tiles_per_layer: list[int]) -> list[np.ndarray]:
@@ -147,15 +155,15 @@ def place_tiles(hw: SystemConfig, tiles_per_layer: list[int]) -> list[np.ndarray
 
     Layers take tiles in execution order; a pointer walks round-robin over the cores that still
     own a free tile (their number per core follows ``system.tile_placement``), so each layer's
-    tiles spread over as many cores as possible.
+    tiles spread over as many cores as possible. Only the mapped tiles are placed.
     """
     if hw.coupling == "loose":
         none = _no_owner(max(tiles_per_layer, default=0))
         return [none[:n] for n in tiles_per_layer]
-    seq = _owner_sequence(tuple(hw.tiles_per_core()))
-    if sum(tiles_per_layer) > len(seq):
-        raise AimcError(f"the allocation uses {sum(tiles_per_layer)} tiles but the system has "
-                        f"{len(seq)}")
+    used = sum(tiles_per_layer)
+    if used > hw.tiles:
+        raise ParameterError(f"the allocation uses {used} tiles but the system has {hw.tiles}")
+    seq = _owner_sequence(tuple(hw.tiles_per_core()), used)
     out, pos = [], 0
     for n in tiles_per_layer:
         out.append(seq[pos:pos + n])
@@ -177,16 +185,46 @@ def _concat(sets: list[TaskSet]) -> tuple[dict, np.ndarray, int]:
     return cat, ptr, n_tiles
 
 
+_TASK_BYTES = 200
+"""Bytes of one task across the task-set and schedule arrays (about 25 float64 / int64)."""
+
+
+def _check_tasks_memory(hw: SystemConfig, opts: BalancerOptions, tiles: list[int],
+                        split: str, together: bool) -> None:
+    """Refuse a schedule whose task arrays and per-core deques would not fit
+    :data:`~aimclib.validation.MEMORY_LIMIT_BYTES`, before building any of it. A layer has
+    at most ``(tiles + 1) x cores x chunks`` tasks; every task costs its arrays plus one slot
+    in each core's deque (the deques hold one layer in barrier mode, all of them in DAG
+    mode, ``together``)."""
+    chunks = opts.tasks_per_core if split == "work-stealing" else 1
+    tasks = [(t + 1) * hw.cores * chunks for t in tiles]
+    deque = sum(tasks) if together else max(tasks, default=0)
+    check_memory(sum(tasks) * _TASK_BYTES + deque * hw.cores * 8,
+                 f"scheduling {len(tiles)} layer(s) on {hw.cores} cores ({split}, "
+                 f"{chunks} task(s) per core, up to {max(tiles, default=0):,} tiles a layer)",
+                 "the cores, tasks_per_core or the tile budget")
+
+
+def _stream_seeds(seed: int, layers) -> np.ndarray:
+    """The generator seed of each layer's victim choice: its own stream of ``seed``."""
+    return np.array([stream_seed(seed, int(i)) for i in layers], np.int64)
+
+
 def _run_alone(wl: Workload, hw: SystemConfig, requests: list[tuple], opts: BalancerOptions,
                seed: int) -> list[LayerSchedule]:
     """Barrier-mode schedules of ``(layer index, units, owners, split)`` requests."""
     if not requests:
         return []
+    for split in {r[3] for r in requests}:
+        _check_tasks_memory(hw, opts, [len(r[2]) for r in requests if r[3] == split], split,
+                            together=False)
     sets = [_tasks(wl, hw, i, u, np.array(own, np.int64), sp, opts)
             for i, u, own, sp in requests]
     cat, ptr, n_tiles = _concat(sets)
     steal = any(r[3] == "work-stealing" for r in requests)
-    seeds = np.array([seed + r[0] for r in requests], np.int64)
+    # only a stealing layer draws random numbers: the others need no stream
+    seeds = (_stream_seeds(seed, [r[0] for r in requests]) if steal
+             else np.zeros(len(requests), np.int64))
     start, end, ran_on, how, tile_start, mk = simulate_barrier_kernel(
         np.zeros(len(cat["kind"]), np.int64), cat["kind"], cat["core"], cat["tile"],
         cat["core_s"], cat["tile_s"], cat["bus_s"], cat["alt_s"], ptr, hw.cores, n_tiles,
@@ -238,6 +276,7 @@ def barrier_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray,
 
 def _dag_run(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
              split: str, opts: BalancerOptions, seed: int):
+    _check_tasks_memory(hw, opts, [len(o) for o in owners], split, together=True)
     sets = [_tasks(wl, hw, i, int(units[i]), owners[i], split, opts)
             for i in range(len(wl.layers))]
     cat, ptr, _ = _concat(sets)
@@ -254,7 +293,8 @@ def _dag_run(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.
     start, end, ran_on, how, tile_start, release, layer_end = simulate_kernel(
         layer_ids, cat["kind"], cat["core"], tiles, cat["core_s"], cat["tile_s"],
         cat["bus_s"], cat["alt_s"], ptr, pred_ptr, pred, hw.cores, max(1, int(offsets[-1])),
-        split == "work-stealing", opts.steal_latency_s, VICTIMS[opts.victim], seed, False)
+        split == "work-stealing", opts.steal_latency_s, VICTIMS[opts.victim],
+        stream_seed(seed), False)
     out = []
     for j in range(len(sets)):
         sl = slice(ptr[j], ptr[j + 1])
@@ -547,11 +587,6 @@ class SimResult:
 
 
 # ------------------------------------------------------------------------------ entry point
-def _check_choice(what: str, value: str, choices) -> None:
-    if value not in choices:
-        raise AimcError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
-
-
 def _run(wl: Workload, hw: SystemConfig, units: np.ndarray, balancer: str,
          opts: BalancerOptions, seed: int, dag: bool):
     tiles_per_layer = [w.mapping.tiles_for(int(units[w.index])) if w.mapping else 0
@@ -613,9 +648,8 @@ def tiles_for_coverage(net: Network | str, hw: SystemConfig | str, coverage: flo
     neighbours of the bracket and keeps the budget whose coverage is nearest (the smaller one
     on ties).
     """
-    if not 0.0 <= coverage <= 1.0:
-        raise AimcError(f"coverage must be in [0, 1], got {coverage!r}")
-    _check_choice("allocation", allocation, ALLOCATIONS)
+    coverage = check_float(coverage, "coverage", low=0.0, high=1.0, where="tiles_for_coverage")
+    check_choice(allocation, "allocation", ALLOCATIONS, where="tiles_for_coverage")
     net = load_network(net)
     hw = hw if isinstance(hw, SystemConfig) else load_system(hw)
     wl = workload_for(net, hw)
@@ -662,26 +696,33 @@ def simulate(net: Network | str, hw: SystemConfig | str = "alpine-tight", *,
         tasks_per_core: chunks per core of each layer for work stealing.
         cores, tiles: override the system's core and tile counts.
     """
-    _check_choice("allocation", allocation, ALLOCATIONS)
-    _check_choice("balancer", balancer, BALANCERS)
-    _check_choice("objective", objective, OBJECTIVES)
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise AimcError(f"seed must be an integer >= 0, got {seed!r}")
+    where = "simulate"
+    check_choice(allocation, "allocation", ALLOCATIONS, where=where)
+    check_choice(balancer, "balancer", BALANCERS, where=where)
+    check_choice(objective, "objective", OBJECTIVES, where=where)
+    seed = check_seed(seed, where=where)
+    dag = check_bool(dag, "dag", where=where)
     net = load_network(net)
     hw = hw if isinstance(hw, SystemConfig) else load_system(hw)
     over = {k: v for k, v in (("cores", cores), ("tiles", tiles)) if v is not None}
     if over:
         hw = hw.replace(**over)
     opts = BalancerOptions(victim, steal_latency_s, tasks_per_core)
-    wl = workload_for(net, hw)
-    units = allocate_units(wl, hw, allocation, objective, opts)
-    owners, scheds, release, end, latency, energy, bd = _run(
-        wl, hw, units, balancer, opts, seed, dag)
-    memo = _schedule_cache(wl)
-    bkey = ("baseline", hw.cores, opts, dag)
-    if bkey not in memo:
-        memo[bkey] = _run(wl, hw.replace(tiles=0), np.zeros(len(wl.layers), np.int64),
-                          "static-balanced", opts, seed, dag)[4:]
+    try:
+        wl = workload_for(net, hw)
+        units = allocate_units(wl, hw, allocation, objective, opts)
+        owners, scheds, release, end, latency, energy, bd = _run(
+            wl, hw, units, balancer, opts, seed, dag)
+        memo = _schedule_cache(wl)
+        bkey = ("baseline", hw.cores, opts, dag)
+        if bkey not in memo:
+            memo[bkey] = _run(wl, hw.replace(tiles=0), np.zeros(len(wl.layers), np.int64),
+                              "static-balanced", opts, seed, dag)[4:]
+    except MemoryError:
+        raise out_of_memory(f"simulating {net.name} on {hw.cores} cores",
+                            "the cores, tasks_per_core or the network's size") from None
     b_lat, b_energy, b_bd = memo[bkey]
+    check_finite({"latency_s": latency, "energy_j": energy, "baseline_latency_s": b_lat,
+                  "baseline_energy_j": b_energy}, f"simulate {net.name} on {hw.name}")
     return SimResult(net, hw, allocation, balancer, int(seed), bool(dag), opts, wl, units,
                      owners, scheds, release, end, latency, energy, bd, b_lat, b_energy, b_bd)
