@@ -189,19 +189,20 @@ _TASK_BYTES = 200
 """Bytes of one task across the task-set and schedule arrays (about 25 float64 / int64)."""
 
 
-def _check_tasks_memory(hw: SystemConfig, opts: BalancerOptions, tiles: list[int],
-                        split: str, together: bool) -> None:
-    """Refuse a schedule whose task arrays and per-core deques would not fit
-    :data:`~aimclib.validation.MEMORY_LIMIT_BYTES`, before building any of it. A layer has
-    at most ``(tiles + 1) x cores x chunks`` tasks; every task costs its arrays plus one slot
-    in each core's deque (the deques hold one layer in barrier mode, all of them in DAG
-    mode, ``together``)."""
+def _check_tasks_memory(hw: SystemConfig, opts: BalancerOptions, tiles: int, split: str
+                        ) -> None:
+    """Refuse, before building it, a layer whose tasks could not fit
+    :data:`~aimclib.validation.MEMORY_LIMIT_BYTES`: with ``tiles`` mapped tiles it has at
+    most ``(tiles + 1) x cores x chunks`` tasks, each costing its arrays and a slot in every
+    core's deque."""
     chunks = opts.tasks_per_core if split == "work-stealing" else 1
-    tasks = [(t + 1) * hw.cores * chunks for t in tiles]
-    deque = sum(tasks) if together else max(tasks, default=0)
-    check_memory(sum(tasks) * _TASK_BYTES + deque * hw.cores * 8,
-                 f"scheduling {len(tiles)} layer(s) on {hw.cores} cores ({split}, "
-                 f"{chunks} task(s) per core, up to {max(tiles, default=0):,} tiles a layer)",
+    _check_schedule_memory(hw, (tiles + 1) * hw.cores * chunks,
+                           f"a layer with {tiles:,} tiles ({split}, {chunks} task(s) per core)")
+
+
+def _check_schedule_memory(hw: SystemConfig, tasks: int, what: str) -> None:
+    """Refuse ``tasks`` tasks whose arrays and per-core deques exceed the memory limit."""
+    check_memory(tasks * (_TASK_BYTES + 8 * hw.cores), f"scheduling {what} on {hw.cores} cores",
                  "the cores, tasks_per_core or the tile budget")
 
 
@@ -215,11 +216,11 @@ def _run_alone(wl: Workload, hw: SystemConfig, requests: list[tuple], opts: Bala
     """Barrier-mode schedules of ``(layer index, units, owners, split)`` requests."""
     if not requests:
         return []
-    for split in {r[3] for r in requests}:
-        _check_tasks_memory(hw, opts, [len(r[2]) for r in requests if r[3] == split], split,
-                            together=False)
-    sets = [_tasks(wl, hw, i, u, np.array(own, np.int64), sp, opts)
-            for i, u, own, sp in requests]
+    sets = []
+    for i, u, own, sp in requests:
+        _check_tasks_memory(hw, opts, len(own), sp)
+        sets.append(_tasks(wl, hw, i, u, np.array(own, np.int64), sp, opts))
+    _check_schedule_memory(hw, sum(map(len, sets)), f"{len(sets)} layer(s)")
     cat, ptr, n_tiles = _concat(sets)
     steal = any(r[3] == "work-stealing" for r in requests)
     # only a stealing layer draws random numbers: the others need no stream
@@ -276,9 +277,10 @@ def barrier_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray,
 
 def _dag_run(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
              split: str, opts: BalancerOptions, seed: int):
-    _check_tasks_memory(hw, opts, [len(o) for o in owners], split, together=True)
-    sets = [_tasks(wl, hw, i, int(units[i]), owners[i], split, opts)
-            for i in range(len(wl.layers))]
+    sets = []
+    for i in range(len(wl.layers)):
+        _check_tasks_memory(hw, opts, len(owners[i]), split)
+        sets.append(_tasks(wl, hw, i, int(units[i]), owners[i], split, opts))
     cat, ptr, _ = _concat(sets)
     # the kernel sees tiles numbered globally, so that layers running at once never share one;
     # the task sets keep each layer's own numbering

@@ -399,11 +399,16 @@ def _read_preset(name_or_path: str | Path, _seen: tuple = ()) -> tuple[str, dict
     return str(doc.get("name", Path(text).stem)), values, sources, origin
 
 
+def override_key(key: str) -> str:
+    """The ``section.field`` an override key names (``cores`` -> ``cpu.cores``)."""
+    return _SHORTCUTS.get(key, key)
+
+
 def _apply_overrides(cfg: SystemConfig, overrides: dict) -> SystemConfig:
     parts = {s: getattr(cfg, s) for s in SECTIONS}
     sources = dict(cfg.sources)
     for key, value in overrides.items():
-        key = _SHORTCUTS.get(key, key)
+        key = override_key(key)
         section, _, fname = key.partition(".")
         cls = SECTIONS.get(section)
         fields = {f.name: f for f in dataclasses.fields(cls)} if cls else {}

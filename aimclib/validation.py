@@ -165,10 +165,10 @@ def out_of_memory(what: str, reduce: str) -> LimitError:
 
 # ------------------------------------------------------------------------------ paths
 def check_path_writable(path, name: str, *, where: str = "", force: bool = True,
-                        forbidden: Path | None = None) -> Path:
+                        forbidden: Path | None = None, create: bool = False) -> Path:
     """``path`` as a Path once it is known that a file can be written there, before any work.
 
-    The parent directory must exist (or be creatable) and accept a new file; an existing
+    The parent directory must exist (``create``: is created) and accept a new file; an existing
     ``path`` must be a writable file, and with ``force=False`` it is refused. A path inside
     ``forbidden`` (e.g. the installed package) is refused. Raises
     :class:`~aimclib.errors.OutputError` naming the parameter and the reason."""
@@ -184,6 +184,8 @@ def check_path_writable(path, name: str, *, where: str = "", force: bool = True,
     if path.exists() and not force:
         raise OutputError(f"{bad} exists; choose another path or pass --force (force=True) "
                           f"to overwrite it")
+    if not create and not path.parent.is_dir():
+        raise OutputError(f"{bad}: directory {str(path.parent)!r} does not exist")
     check_dir_writable(path.parent, name, where=where, file=path)
     return path
 
