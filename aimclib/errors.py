@@ -2,7 +2,8 @@
 
 Every error the library raises on bad input derives from :class:`AimcError`, so the command
 line (and users) can catch one type and print its message instead of a traceback. Each also
-derives from the matching built-in (``ValueError`` or ``TypeError``) so generic handlers work.
+derives from the matching built-in (``ValueError`` or ``TypeError``; ``RuntimeError`` for work
+that failed while running) so generic handlers work.
 :mod:`aimclib.validation` raises these for every argument it checks.
 """
 
@@ -49,6 +50,11 @@ class OutputError(AimcError, ValueError):
 
 class CacheError(AimcError, ValueError):
     """A sweep cache cannot be opened or written."""
+
+
+class RunError(AimcError, RuntimeError):
+    """Work that failed while running, not because of its input (a worker process died, a
+    needed optional package is missing)."""
 
 
 class ModelFormatError(AimcError, ValueError):

@@ -402,12 +402,7 @@ def _noise(noise_std, seed, shape: tuple[int, ...]) -> np.ndarray:
     Returns an array with a zero first axis (and ``len(shape)`` dimensions) when
     ``noise_std == 0``, which the kernels read as "no noise".
     """
-    try:
-        std = float(noise_std)
-    except (TypeError, ValueError):
-        raise ParameterError(f"noise_std must be a number >= 0, got {noise_std!r}") from None
-    if not np.isfinite(std) or std < 0:
-        raise ParameterError(f"noise_std must be a finite number >= 0, got {noise_std!r}")
+    std = check_float(noise_std, "noise_std", low=0.0, unit="output LSB")
     if std == 0:
         return np.zeros((0,) * len(shape), dtype=np.float64)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer, np.random.Generator)):

@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 from . import __version__
 from .allocation import ALLOCATIONS
 from .balancing import BALANCERS
-from .errors import AimcError, CacheError, LayerSpecError, ParameterError
+from .errors import AimcError, CacheError, LayerSpecError, ParameterError, RunError
 from .layercost import CORE_COMPONENTS, DEVICE_COMPONENTS, layer_cost
 from .loading import load_network
 from .network import Network, NetworkBuilder
@@ -622,7 +622,7 @@ def _run_processes(study: str, chunks: list, workers: int, on_done: Callable) ->
                lambda interrupted: (_stop_workers(pool) if interrupted
                                     else pool.shutdown(wait=True, cancel_futures=True)))
     except BrokenProcessPool as exc:
-        raise AimcError("a sweep worker process died (killed, or out of memory); the chunks "
+        raise RunError("a sweep worker process died (killed, or out of memory); the chunks "
                         "that finished are kept if the sweep has a cache: run it again to "
                         "compute the rest") from exc
     finally:
@@ -634,7 +634,7 @@ def _run_dask(study: str, chunks: list, address: str | None, workers: int | None
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise AimcError("executor 'dask' needs dask.distributed: pip install "
+        raise RunError("executor 'dask' needs dask.distributed: pip install "
                         "'dask[distributed]'") from None
     cluster = None
     if address is None:
@@ -673,16 +673,13 @@ class SweepInterrupted(KeyboardInterrupt):
 
 
 def _check_run_options(executor, address, workers, chunk_size) -> None:
-    if executor not in EXECUTORS:
-        raise ParameterError(f"unknown executor {executor!r}; choose one of "
-                             f"{', '.join(EXECUTORS)}")
+    check_choice(executor, "executor", EXECUTORS, where="sweep")
     if address is not None and executor != "dask":
         raise ParameterError(f"address={address!r} names a Dask scheduler: use it with "
                              f"executor='dask', not {executor!r}")
     for what, value in (("workers", workers), ("chunk_size", chunk_size)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
-            raise ParameterError(f"{what} must be an integer >= 1 or None, got {value!r}")
+        if value is not None:
+            check_int(value, what, low=1, where="sweep")
 
 
 def _parallelism(executor: str, workers: int | None) -> int:
@@ -760,8 +757,7 @@ def sweep(grid: Mapping, study: str = "network", executor: str = "processes",
         SweepInterrupted: on Ctrl-C or SIGTERM, after the finished chunks are stored (a
             ``KeyboardInterrupt`` whose message counts the points finished and kept).
     """
-    if study not in STUDIES:
-        raise ParameterError(f"unknown study {study!r}; choose one of {', '.join(STUDIES)}")
+    check_choice(study, "study", STUDIES, where="sweep")
     _check_run_options(executor, address, workers, chunk_size)
     grid = _normalize_grid(grid, study)
     keys = list(grid)
@@ -858,7 +854,7 @@ def save_sweep(df: pd.DataFrame, path) -> Path:
     ``<stem>.provenance.json``; returns the CSV's path."""
     record = df.attrs.get("provenance")
     if not isinstance(record, dict) or "config" not in record:
-        raise AimcError("save_sweep: the DataFrame carries no sweep provenance "
+        raise ParameterError("save_sweep: the DataFrame carries no sweep provenance "
                         "(df.attrs['provenance']); pass the DataFrame sweep() returned, or use "
                         "aimclib.provenance.save_table with a config of your own")
     return save_table(df, path, record["config"])
