@@ -290,10 +290,15 @@ def _canonical(obj) -> str:
 
 @functools.lru_cache(maxsize=1)
 def code_identity() -> str:
-    """SHA-256 of aimclib's own source files (every ``.py`` under the package, by relative
-    path and content): part of every cache key, so a cached point is reused only when the
-    code that computed it is byte-identical to the code running now."""
-    root = Path(__file__).resolve().parent
+    """SHA-256 of aimclib's own source files (:func:`source_hash` of the package): part of
+    every cache key, so a cached point is reused only when the code that computed it is
+    byte-identical to the code running now."""
+    return source_hash(Path(__file__).resolve().parent)
+
+
+def source_hash(root: Path) -> str:
+    """SHA-256 over every ``.py`` file under ``root``: relative path and content, in path
+    order."""
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
