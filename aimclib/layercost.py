@@ -30,7 +30,8 @@ import numpy as np
 
 from .balancing import BALANCERS
 from .layers import LayerInfo
-from .simulate import BalancerOptions, barrier_schedules, energy_breakdown, place_tiles
+from .simulate import (BalancerOptions, barrier_schedules, energy_breakdown, gain,
+                       place_tiles)
 from .system import SystemConfig
 from .validation import (MAX_CORES, MAX_TILES, check_choice, check_finite, check_int,
                          check_seed)
@@ -77,11 +78,11 @@ class LayerCost:
 
     @property
     def speedup(self) -> float:
-        return self.baseline.latency_s / self.cost.latency_s
+        return gain(self.baseline.latency_s, self.cost.latency_s)
 
     @property
     def energy_gain(self) -> float:
-        return self.baseline.energy_j / self.cost.energy_j
+        return gain(self.baseline.energy_j, self.cost.energy_j)
 
     def to_dict(self) -> dict:
         """JSON-friendly record (the ``aimc layer --json`` contract)."""

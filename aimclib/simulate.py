@@ -403,6 +403,14 @@ def _cost_tables(wl: Workload, hw: SystemConfig, opts: BalancerOptions
 
 
 # ------------------------------------------------------------------------------ results
+def gain(baseline: float, value: float) -> float:
+    """``baseline / value``: a speedup or energy gain; 1.0 when both are 0 (a network or
+    layer without work, e.g. a lone concat, costs nothing either way)."""
+    if value == 0.0:
+        return 1.0 if baseline == 0.0 else math.inf
+    return baseline / value
+
+
 @dataclass
 class SimResult:
     """The outcome of :func:`simulate` (times in s, energies in J).
@@ -434,11 +442,11 @@ class SimResult:
 
     @property
     def speedup(self) -> float:
-        return self.baseline_latency_s / self.latency_s
+        return gain(self.baseline_latency_s, self.latency_s)
 
     @property
     def energy_gain(self) -> float:
-        return self.baseline_energy_j / self.energy_j
+        return gain(self.baseline_energy_j, self.energy_j)
 
     @cached_property
     def _mapped(self) -> list[tuple]:

@@ -814,13 +814,15 @@ def _compute(study: str, chunks: list[list[_Point]], executor: str, address, wor
                disable=not progress)
 
     def on_done(index: int, rows: list[dict]) -> None:
+        # stored first, marked done last: a chunk an interrupt cuts short here is handled
+        # again by _drain, so what is counted finished is always what the cache holds
         if index in written:
             return
-        written.add(index)
         items = [(p.key, r) for p, r in zip(chunks[index], rows)]
-        results.update(items)
         if store:
             store.put(study, items)
+        results.update(items)
+        written.add(index)
         bar.update(len(items))
 
     tasks = [[p.task for p in c] for c in chunks]
