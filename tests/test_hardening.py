@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import signal
 import sqlite3
@@ -36,6 +35,7 @@ from aimclib.system import PresetError
 from aimclib.validation import (MAX_CORES, MAX_SEED, check_choice, check_float, check_int,
                                 check_seed, json_text, stream_seed)
 
+simulate_mod = sys.modules["aimclib.simulate"]  # the package's `simulate` is the function
 NET = "squeezenet1_1"
 PACKAGE = Path(aimclib.__file__).parent
 PARAMS = {"clock_hz": 3.0e9, "simd_bits": 256, "mac_lane_bits": 32,
@@ -232,9 +232,7 @@ def test_huge_onnx_conv_is_refused(tmp_path):
 def test_out_of_memory_becomes_a_clean_error(monkeypatch):
     def exhausted(*args, **kwargs):
         raise MemoryError
-    monkeypatch.setattr(aimclib.simulate_module if hasattr(aimclib, "simulate_module")
-                        else __import__("aimclib.simulate", fromlist=["_run"]), "_run",
-                        exhausted)
+    monkeypatch.setattr(simulate_mod, "_run", exhausted)
     with pytest.raises(LimitError, match="ran out of memory"):
         simulate(dense(), "alpine-tight", cores=3)
 
@@ -316,13 +314,14 @@ def test_pool_workers_die_with_a_killed_parent(tmp_path):
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         assert parent.stdout.readline().strip() == "started"
-        workers = []
-        assert _wait(lambda: len(workers := [p for p in _children(parent.pid)
-                                             if "spawn_main" in _cmdline(p)]) == 2, 30)
-        workers = [p for p in _children(parent.pid) if "spawn_main" in _cmdline(p)]
+        def workers() -> list[int]:
+            return [p for p in _children(parent.pid) if "spawn_main" in _cmdline(p)]
+
+        assert _wait(lambda: len(workers()) == 2, 30)
+        started = workers()
         parent.kill()  # kill -9: no handler runs
         parent.wait()
-        assert _wait(lambda: not any(_alive(p) for p in workers), 10), workers
+        assert _wait(lambda: not any(_alive(p) for p in started), 10), started
     finally:
         parent.kill()
 
