@@ -467,7 +467,8 @@ def _calibration_report(res: dict, details: dict) -> str:
 @command("calibrate", "Time aimclib's Numba kernels on this machine, fit the digital cycle "
          "model and write a 'host' preset.",
          arg("--out", metavar="PATH", help="preset file to write (default: host.toml in "
-             "$AIMCLIB_PRESET_DIR, else in ~/.config/aimclib/presets)"),
+             "$AIMCLIB_PRESET_DIR, else in ~/.config/aimclib/presets); an existing file is "
+             "refused unless --force"),
          arg("--force", action="store_true", help="overwrite --out if it exists"),
          arg("--quick", action="store_true", help="fewer shapes and repeats (a few seconds)"),
          arg("--base", default="alpine-tight", metavar="PRESET",
