@@ -26,7 +26,8 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
-from .errors import AimcError
+from .errors import ParameterError
+from .validation import check_choice, check_int
 
 ALLOCATIONS = ("layer-order", "largest-first", "reuse-first", "greedy-benefit", "optimal")
 
@@ -140,10 +141,8 @@ def allocate(strategy: str, budget: int, unit_tiles: Sequence[np.ndarray],
     array per layer, indexed by units mapped) drives ``greedy-benefit`` and ``optimal``
     (``options``: its :func:`knapsack_options`, when the caller keeps them).
     """
-    if strategy not in ALLOCATIONS:
-        raise AimcError(f"unknown allocation {strategy!r}; choose one of {', '.join(ALLOCATIONS)}")
-    if budget < 0:
-        raise AimcError(f"the tile budget must be >= 0, got {budget}")
+    check_choice(strategy, "allocation", ALLOCATIONS, where="allocate")
+    budget = check_int(budget, "budget (tiles)", low=0, where="allocate")
     n = len(unit_tiles)
     if strategy == "layer-order":
         return _fill(range(n), unit_tiles, budget)
@@ -152,7 +151,8 @@ def allocate(strategy: str, budget: int, unit_tiles: Sequence[np.ndarray],
     if strategy == "reuse-first":
         return _fill(sorted(range(n), key=lambda i: (-reuse[i], i)), unit_tiles, budget)
     if cost is None:
-        raise AimcError(f"allocation {strategy!r} needs the per-layer cost table")
+        raise ParameterError(f"allocate: allocation {strategy!r} needs the per-layer cost "
+                             f"table (cost=)")
     if strategy == "greedy-benefit":
         return greedy(unit_tiles, cost, budget)
     return optimal(unit_tiles, cost, budget, options)

@@ -50,6 +50,7 @@ import platform
 import time
 import warnings
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
 import numba
@@ -59,7 +60,8 @@ import pandas as pd
 from .errors import AimcError
 from .layers import ELTWISE_OPS_PER_OUTPUT
 from .system import (CpuConfig, PlausibilityWarning, PresetError, load_system, preset_names,
-                     user_preset_dir)
+                     preset_path, user_preset_dir)
+from .validation import check_path_writable
 
 
 class CalibrationError(AimcError, RuntimeError):
@@ -469,30 +471,44 @@ def _toml_value(value) -> str:
     return repr(value) if isinstance(value, int) else repr(float(value))
 
 
-def check_target(path: str | Path, name: str = "host") -> Path:
-    """``path`` as a Path, unless preset ``name`` written there would clash with a shipped
-    preset (same name, or same file name inside the user preset directory)."""
+def check_target(path: str | Path, name: str = "host", base: str | None = None,
+                 force: bool = False) -> Path:
+    """``path`` as a Path once writing preset ``name`` (extending ``base``) there is safe.
+
+    Refused: a name (or, inside the user preset directory, a file name) that would clash with
+    a shipped preset; a path inside the aimclib package; a file that ``base`` is, or that
+    ``base`` reaches by name (the preset would extend itself); an existing file unless
+    ``force``; a location that cannot be written."""
     path = Path(path)
     shipped = preset_names(include_user=False)
     in_user_dir = path.parent.resolve() == user_preset_dir().resolve()
     if name in shipped or (path.stem in shipped and in_user_dir):
         raise PresetError(f"preset {name!r} at {path} would clash with the shipped preset of "
                           f"that name; shipped: {', '.join(shipped)}")
-    return path
+    if base is not None:
+        base_file = Path(base) if (base.endswith(".toml") or "/" in base) else preset_path(base)
+        if base == name or (base_file is not None and Path(str(base_file)).exists()
+                            and Path(str(base_file)).resolve() == path.resolve()):
+            raise PresetError(f"preset {name!r} at {path} would extend itself (base "
+                              f"{base!r} is that preset); choose another --out or --base")
+    return check_path_writable(path, "--out", force=force, create=True,
+                               forbidden=Path(str(resources.files("aimclib"))))
 
 
 def write_preset(params: dict, path: str | Path, base: str = "alpine-tight",
                  details: dict | None = None, name: str = "host",
-                 origin: str | None = None) -> Path:
+                 origin: str | None = None, force: bool = False) -> Path:
     """Write a preset ``name`` extending ``base`` with the ``[cpu]`` values ``params``.
 
     Every value is written as ``{ value, status = "measured", source }`` where the source is
     ``origin`` (default: ``aimc calibrate on <processor>, <date>``) followed by
     ``details[field]`` when given. The values are validated against ``base`` first; a
     name (or, inside the user preset directory, a file name) equal to a shipped preset's is
-    rejected so a user preset never hides a shipped one. Returns the path written.
+    rejected so a user preset never hides a shipped one, and so are the other targets
+    :func:`check_target` refuses (an existing file unless ``force``). Returns the path
+    written.
     """
-    path = check_target(path, name)
+    path = check_target(path, name, base, force)
     known = {f.name for f in dataclasses.fields(CpuConfig)}
     unknown = sorted(set(params) - known)
     if unknown:

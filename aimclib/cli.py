@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
+import signal
 import sys
+import threading
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -27,8 +28,9 @@ from .layercost import CORE_COMPONENTS, LayerCost, layer_cost
 from .loading import load_network
 from .network import Network, NetworkBuilder
 from .simulate import OBJECTIVES, VICTIMS, simulate
-from .system import (CpuConfig, PresetError, SystemConfig, describe, load_system, preset_names,
-                     preset_path, user_preset_dir)
+from .system import (CpuConfig, PresetError, SystemConfig, describe, load_system, override_key,
+                     preset_names, preset_path, user_preset_dir)
+from .validation import MAX_CORES, MAX_TILES, check_int, check_path_writable, json_text
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -118,7 +120,7 @@ _JSON = arg("--json", action="store_true", help="print JSON instead of a table")
 def run_networks(args: argparse.Namespace) -> int:
     rows = [totals(zoo.get_network(name)) for name in zoo.NETWORKS]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json_text(rows, indent=2))
         return 0
     header = ["network", "input", "MVM layers", "MVM weights", "params", "MACs",
               "MACs/weight"]
@@ -156,7 +158,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     net = _load(args)
     info = totals(net)
     if args.json:
-        print(json.dumps({**info, "layers": net.layer_records()}, indent=2))
+        print(json_text({**info, "layers": net.layer_records()}, indent=2))
         return 0
     c, h, w = net.input_shape
     head = [
@@ -177,8 +179,9 @@ def run_inspect(args: argparse.Namespace) -> int:
          arg("-o", "--output", required=True, metavar="OUT.csv", help="the CSV file to write"),
          _UNKNOWN_OPS)
 def run_export(args: argparse.Namespace) -> int:
+    output = check_path_writable(args.output, "-o/--output")
     net = _load(args)
-    write_csv(net, args.output)
+    write_csv(net, output)
     print(f"wrote {len(net)} layers of {net.name} to {args.output}")
     return 0
 
@@ -205,7 +208,7 @@ def run_presets(args: argparse.Namespace) -> int:
                      "tiles": cfg.tiles, "description": str(doc.get("description", "")),
                      "file": str(path)})
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json_text(rows, indent=2))
         return 0
     print(format_table(_PRESET_ROW, [[str(r[k]) for k in _PRESET_ROW] for r in rows],
                        left=len(_PRESET_ROW)))
@@ -240,7 +243,7 @@ def run_preset_show(args: argparse.Namespace) -> int:
     cfg = load_system(args.preset)
     rows = describe(cfg)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json_text(rows, indent=2))
         return 0
     cells = [[r["parameter"].partition(".")[2], _value(r["value"]), r["unit"], r["status"],
               _range(r), _source(r)] for r in rows]
@@ -279,31 +282,65 @@ def _scalar(text: str):
     return text
 
 
+def _set_items(items: list[str], form: str) -> dict[str, tuple[str, str]]:
+    """``--set`` items as ``{section.field: (item, value text)}``; a malformed item, or one
+    parameter set twice (also through a shortcut such as ``cores``), is refused."""
+    out: dict[str, tuple[str, str]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise PresetError(f"--set takes {form}, got {item!r}")
+        full = override_key(key.strip())
+        if full in out:
+            raise PresetError(f"--set {out[full][0]} and --set {item} both set {full}; give "
+                              f"each parameter once")
+        out[full] = (item, text.strip())
+    return out
+
+
+def _no_conflict(sets: dict, args: argparse.Namespace, flags: dict[str, str]) -> None:
+    """Refuse a ``--set`` of a parameter that a dedicated flag (``--cores``) also gives."""
+    for flag, key in flags.items():
+        value = getattr(args, flag.lstrip("-"))
+        if value is not None and key in sets:
+            raise ParameterError(f"--{flag.lstrip('-')} {value} contradicts --set "
+                                 f"{sets[key][0]}: both give {key}; use one of them")
+
+
+_SIZE_FLAGS = {"--cores": "cpu.cores", "--tiles": "system.tiles"}
+
+
 def _system(args: argparse.Namespace) -> SystemConfig:
     """The preset with every ``--set`` applied; a bad one is reported with its flag."""
     cfg = load_system(args.preset)
-    for item in args.set:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise PresetError(f"--set takes SECTION.FIELD=VALUE, got {item!r}")
+    sets = _set_items(args.set, "SECTION.FIELD=VALUE")
+    _no_conflict(sets, args, _SIZE_FLAGS)
+    for key, (item, text) in sets.items():
         try:
-            cfg = cfg.replace(**{key.strip(): _scalar(text.strip())})
+            cfg = cfg.replace(**{key: _scalar(text)})
         except PresetError as exc:
             raise PresetError(f"--set {item}: {exc}") from None
     return cfg
 
 
 def _flag(args: argparse.Namespace, flag: str, dest: str, minimum: int = 1,
-          default: int | None = None) -> int:
-    """The value of an integer layer flag, checked against ``minimum``."""
+          default: int | None = None, maximum: int | None = None, limit: str = "") -> int:
+    """The value of an integer flag, checked against ``minimum`` (and ``maximum``)."""
     value = getattr(args, dest)
     if value is None:
         if default is None:
             raise ParameterError(f"--kind {args.kind} needs {flag}")
         return default
-    if value < minimum:
-        raise ParameterError(f"{flag} must be >= {minimum}, got {value}")
-    return value
+    return check_int(value, flag, low=minimum, high=maximum, limit=limit)
+
+
+def _sizes(args: argparse.Namespace) -> tuple[int | None, int | None]:
+    """``--cores`` and ``--tiles`` (None when not given), checked against their limits."""
+    cores = None if args.cores is None else _flag(args, "--cores", "cores", 1, None,
+                                                  MAX_CORES, "MAX_CORES")
+    tiles = None if args.tiles is None else _flag(args, "--tiles", "tiles", 0, None,
+                                                  MAX_TILES, "MAX_TILES")
+    return cores, tiles
 
 
 def _layer_network(args: argparse.Namespace) -> Network:
@@ -405,11 +442,10 @@ def _layer_summary(cost: LayerCost, net: Network, cfg: SystemConfig) -> str:
 def run_layer(args: argparse.Namespace) -> int:
     net = _layer_network(args)
     cfg = _system(args)
-    cores = None if args.cores is None else _flag(args, "--cores", "cores")
-    tiles = None if args.tiles is None else _flag(args, "--tiles", "tiles", minimum=0)
+    cores, tiles = _sizes(args)
     cost = layer_cost(net.info[0], cfg, cores, tiles)
     if args.json:
-        print(json.dumps(cost.to_dict(), indent=2))
+        print(json_text(cost.to_dict(), indent=2))
     else:
         print(_layer_summary(cost, net, cfg))
     return 0
@@ -449,7 +485,9 @@ def _calibration_report(res: dict, details: dict) -> str:
 @command("calibrate", "Time aimclib's Numba kernels on this machine, fit the digital cycle "
          "model and write a 'host' preset.",
          arg("--out", metavar="PATH", help="preset file to write (default: host.toml in "
-             "$AIMCLIB_PRESET_DIR, else in ~/.config/aimclib/presets)"),
+             "$AIMCLIB_PRESET_DIR, else in ~/.config/aimclib/presets); an existing file is "
+             "refused unless --force"),
+         arg("--force", action="store_true", help="overwrite --out if it exists"),
          arg("--quick", action="store_true", help="fewer shapes and repeats (a few seconds)"),
          arg("--base", default="alpine-tight", metavar="PRESET",
              help="the preset 'host' extends: tiles, interfaces, memory, power, core count "
@@ -459,7 +497,7 @@ def _calibration_report(res: dict, details: dict) -> str:
 def run_calibrate(args: argparse.Namespace) -> int:
     load_system(args.base)  # fail before measuring
     out = Path(args.out) if args.out else user_preset_dir() / "host.toml"
-    calibrate.check_target(out)
+    calibrate.check_target(out, base=args.base, force=args.force)
     if args.clock_hz is not None:
         if not args.clock_hz > 0:
             raise ParameterError(f"--clock-hz must be > 0, got {args.clock_hz}")
@@ -498,7 +536,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
                                  f"relu6 sizes at {calibrate.RELU6_OPS} ops per element",
     }
     print(_calibration_report(res, details))
-    path = calibrate.write_preset(res["params"], out, args.base, details)
+    path = calibrate.write_preset(res["params"], out, args.base, details, force=args.force)
     cfg = load_system(path)
     found = preset_path(cfg.name)
     by_name = found is not None and Path(str(found)).resolve() == path.resolve()
@@ -532,14 +570,13 @@ _SIM_SCALARS = ("latency_s", "energy_j", "baseline_latency_s", "baseline_energy_
 def run_simulate(args: argparse.Namespace) -> int:
     net = _load(args)
     cfg = _system(args)
-    cores = None if args.cores is None else _positive(args.cores, "--cores", 1)
-    tiles = None if args.tiles is None else _positive(args.tiles, "--tiles", 0)
+    cores, tiles = _sizes(args)
     r = simulate(net, cfg, allocation=args.allocation, balancer=args.balancer, seed=args.seed,
                  victim=args.victim, objective=args.objective, dag=args.dag, cores=cores,
                  tiles=tiles)
     summary = r.summary()
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json_text(summary, indent=2))
         return 0
     print(f"{net.name} on {cfg.name} ({r.system.coupling}, {r.system.cores} cores, "
           f"{r.system.tiles} tiles), allocation {args.allocation}, balancer {args.balancer}")
@@ -594,18 +631,26 @@ def run_sweep(args: argparse.Namespace) -> int:
     grid = {key: values(f"--{key}", getattr(args, key)) for key in (
         "network", "preset", "cores", "tiles", "coverage", "allocation", "balancer", "seed")
         if getattr(args, key) is not None}
-    for item in args.set:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise PresetError(f"--set takes SECTION.FIELD=V1,V2,..., got {item!r}")
-        grid[f"set:{key.strip()}"] = values(f"--set {key.strip()}", text)
+    sets = _set_items(args.set, "SECTION.FIELD=V1,V2,...")
+    _no_conflict(sets, args, _SIZE_FLAGS)
+    for key, (_, text) in sets.items():
+        grid[f"set:{key}"] = values(f"--set {key}", text)
+    # fail before computing anything when the results could not be written
+    output = check_path_writable(args.output, "-o/--output", create=True)
+    check_path_writable(output.with_suffix(".provenance.json"), "-o/--output's provenance")
     t0 = time.perf_counter()
     df = sweep(grid, executor=args.executor, address=args.address, workers=args.workers,
                cache=args.cache, progress=not args.no_progress)
-    path = save_sweep(df, args.output)
-    stats = df.attrs["sweep"]
+    path = save_sweep(df, output)
+    stats, cache = df.attrs["sweep"], df.attrs["cache"]
+    reuse = ""
+    if args.cache is not None:
+        reuse = (f"; the cache reuses a point only for byte-identical aimclib code (sources "
+                 f"sha256 {cache['code'][:12]})")
+        if cache["invalid"]:
+            reuse += f"; {cache['invalid']} invalid cache row(s) computed again"
     print(f"{len(df)} points ({stats['computed']} computed, {stats['cached']} from the cache) "
-          f"in {time.perf_counter() - t0:.1f} s; wrote {path} and its provenance")
+          f"in {time.perf_counter() - t0:.1f} s; wrote {path} and its provenance{reuse}")
     shown = 20
     varied = [k for k, v in grid.items() if len(v) > 1 and k != "tiles"] or ["network"]
     rows = [[str(r[k]) for k in varied] + [
@@ -619,12 +664,6 @@ def run_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(value: int, flag: str, minimum: int) -> int:
-    if value < minimum:
-        raise ParameterError(f"{flag} must be >= {minimum}, got {value}")
-    return value
-
-
 # ------------------------------------------------------------------------------ entry point
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``aimc`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
@@ -632,8 +671,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors; argparse printed already
         return 0 if exc.code is None else int(exc.code)
+    signals = []
+
+    def terminate(signum, frame):
+        signals.append(signum)
+        raise KeyboardInterrupt
+
+    # SIGTERM ends a command as Ctrl-C does: finished work is kept and one line reports it
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, terminate) if main_thread else None
     try:
         return args.handler(args)
+    except KeyboardInterrupt as exc:
+        print(f"aimc: {str(exc) or 'interrupted'}", file=sys.stderr)
+        return 128 + (signals[0] if signals else signal.SIGINT)
     except BrokenPipeError:
         # The reader (e.g. `head`) closed the pipe: stop quietly, as Unix tools do, and keep
         # Python from failing again when it flushes stdout at exit.
@@ -642,6 +693,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (AimcError, OSError) as exc:
         print(f"aimc: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,10 @@ Semantics (``docs/model.md`` has the full account):
 * Tight rule for a stolen analog task: the thief computes it digitally (``alt_s``) when that
   finishes sooner than the owner could, i.e. ``now + steal_s + alt_s`` < owner's free time +
   the owner's remaining queued work; otherwise it does not take it (and tries no other task).
-* Barrier mode reseeds the generator at each layer's release with ``seed + layer``, so every
-  layer's schedule depends on that layer only; the network latency is then the sum of the
-  layers' makespans.
+* Barrier mode runs each layer alone with its own generator seed (the caller derives it from
+  ``numpy.random.SeedSequence([seed, layer])``, :func:`aimclib.validation.stream_seed`), so
+  every layer's schedule depends on that layer only and no two layers (nor seeds ``s`` and
+  ``s + 1``) share a stream; the network latency is then the sum of the layers' makespans.
 
 Everything is deterministic: ties in time go to the lowest core index.
 """
@@ -252,8 +253,8 @@ def simulate_barrier_kernel(task_layer, task_kind, task_core, task_tile, task_co
                             task_tile_s, task_bus_s, task_alt_s, layer_task_ptr, n_cores,
                             n_tiles, steal, steal_s, victim, seeds):
     """Barrier mode: every layer simulated alone from t = 0 with all cores, tiles and the bus
-    free and the generator seeded with ``seeds[layer]`` (the caller passes ``seed + index``
-    of the layer in its network, so a layer's schedule depends on that layer only).
+    free and the generator seeded with ``seeds[layer]`` (the caller passes the layer's own
+    stream of the seed, so a layer's schedule depends on that layer only).
 
     Returns per-task (start, end, core, how, tile start) relative to the layer's start and
     each layer's makespan; the network's timeline is the running sum of the makespans.

@@ -2,7 +2,9 @@
 
 Every error the library raises on bad input derives from :class:`AimcError`, so the command
 line (and users) can catch one type and print its message instead of a traceback. Each also
-derives from the matching built-in (``ValueError`` or ``TypeError``) so generic handlers work.
+derives from the matching built-in (``ValueError`` or ``TypeError``; ``RuntimeError`` for work
+that failed while running) so generic handlers work.
+:mod:`aimclib.validation` raises these for every argument it checks.
 """
 
 from __future__ import annotations
@@ -30,6 +32,29 @@ class DTypeError(AimcError, TypeError):
 
 class ParameterError(AimcError, ValueError):
     """A numeric parameter (tile size, noise level, seed, scale, ...) is out of its range."""
+
+
+class ParameterTypeError(AimcError, TypeError):
+    """A parameter has the wrong type (a string where a number is needed, ...)."""
+
+
+class LimitError(ParameterError):
+    """A size is beyond a documented limit of aimclib (``docs/limits.md``), or the work it asks
+    for would not fit in memory."""
+
+
+class OutputError(AimcError, ValueError):
+    """An output location (file, cache directory) cannot be written, or would overwrite a
+    file it must not."""
+
+
+class CacheError(AimcError, ValueError):
+    """A sweep cache cannot be opened or written."""
+
+
+class RunError(AimcError, RuntimeError):
+    """Work that failed while running, not because of its input (a worker process died, a
+    needed optional package is missing)."""
 
 
 class ModelFormatError(AimcError, ValueError):

@@ -69,6 +69,7 @@ import numpy as np
 
 from .errors import DTypeError, LayerSpecError, ParameterError, ShapeError
 from .mapping import groups_per_tile, split_sizes
+from .validation import MAX_TILE_ROWS, check_float, check_int
 
 DEFAULT_ROWS = 256
 """Crossbar rows (inputs) of a tile: 256, ALPINE / IBM 14 nm PCM core (see system facts)."""
@@ -78,8 +79,9 @@ ADC_MIN = -128
 """Lowest int8 value an ADC column can report (saturation)."""
 ADC_MAX = 127
 """Highest int8 value an ADC column can report (saturation)."""
-MAX_ROWS = 2**17
-"""Largest tile height accepted: |dot| <= 128 * 128 * rows must fit the int32 accumulator."""
+MAX_ROWS = MAX_TILE_ROWS
+"""Largest tile height accepted (131,071): |dot| <= 128 * 128 * rows must fit the int32
+accumulator, i.e. stay <= 2**31 - 1 (at 2**17 rows of -128 x -128 it would be 2**31)."""
 
 
 # ------------------------------------------------------------------------------ Numba kernels
@@ -189,21 +191,11 @@ def _conv_tiles_kernel(xhwc, wk, kh, kw, sh, sw, dh, dw, ho, wo, row_off, col_of
 
 
 # ---------------------------------------------------------------------- mapping rule (pure)
-def _positive_int(value, what: str, error: type[Exception] = ParameterError) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise error(f"{what} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
 def _tile_size(rows, cols) -> tuple[int, int]:
-    rows = _positive_int(rows, "rows (tile crossbar height)")
-    cols = _positive_int(cols, "cols (tile crossbar width)")
-    if rows > MAX_ROWS:
-        raise ParameterError(
-            f"rows={rows} exceeds {MAX_ROWS}: the int32 accumulation of 128*128*rows would "
-            f"overflow"
-        )
-    return rows, cols
+    # above MAX_ROWS the int32 accumulation of 128*128*rows would overflow
+    rows = check_int(rows, "rows (tile crossbar height)", low=1, high=MAX_ROWS,
+                     limit="MAX_ROWS")
+    return rows, check_int(cols, "cols (tile crossbar width)", low=1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -293,7 +285,7 @@ def tile_mapping(k: int, n: int, groups: int = 1, rows: int = DEFAULT_ROWS,
     :func:`block_grid` blocks, ``groups * n_row_blocks * n_col_blocks`` tiles in total. Each tile
     issues one MVM per output pixel.
     """
-    groups = _positive_int(groups, "groups")
+    groups = check_int(groups, "groups", low=1)
     rows, cols = _tile_size(rows, cols)
     gpt = groups_per_tile(k, n, rows, cols)
     grid = block_grid(k, n, rows, cols)
@@ -362,8 +354,8 @@ def _pair(value, what: str) -> tuple[int, int]:
         value = (value, value)
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise LayerSpecError(f"{what} must be an int or a pair of ints, got {value!r}")
-    return (_positive_int(value[0], what, LayerSpecError),
-            _positive_int(value[1], what, LayerSpecError))
+    return (check_int(value[0], what, low=1, error=LayerSpecError),
+            check_int(value[1], what, low=1, error=LayerSpecError))
 
 
 def _padding(value) -> tuple[int, int, int, int]:
@@ -410,12 +402,7 @@ def _noise(noise_std, seed, shape: tuple[int, ...]) -> np.ndarray:
     Returns an array with a zero first axis (and ``len(shape)`` dimensions) when
     ``noise_std == 0``, which the kernels read as "no noise".
     """
-    try:
-        std = float(noise_std)
-    except (TypeError, ValueError):
-        raise ParameterError(f"noise_std must be a number >= 0, got {noise_std!r}") from None
-    if not np.isfinite(std) or std < 0:
-        raise ParameterError(f"noise_std must be a finite number >= 0, got {noise_std!r}")
+    std = check_float(noise_std, "noise_std", low=0.0, unit="output LSB")
     if std == 0:
         return np.zeros((0,) * len(shape), dtype=np.float64)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer, np.random.Generator)):
@@ -510,7 +497,7 @@ def conv2d_tiles(x: np.ndarray, w: np.ndarray, stride=1, padding=0, dilation=1,
             f"x has shape {x.shape} and w has shape {w.shape}: need x (C, H, W) and "
             f"w (Cout, C/groups, kh, kw)"
         )
-    groups = _positive_int(groups, "groups", LayerSpecError)
+    groups = check_int(groups, "groups", low=1, error=LayerSpecError)
     c, h, wd = x.shape
     cout, cg, kh, kw = w.shape
     if cout % groups or cg * groups != c:
@@ -581,10 +568,13 @@ def linear_tiles(x: np.ndarray, w: np.ndarray, rows: int = DEFAULT_ROWS,
 
 def quantize(values, scale: float) -> np.ndarray:
     """Symmetric per-tensor int8 quantization: ``clip(rint(values / scale), -128, 127)``."""
-    scale = float(scale)
-    if not np.isfinite(scale) or scale <= 0:
-        raise ParameterError(f"scale must be a finite number > 0, got {scale!r}")
-    q = np.rint(np.asarray(values, dtype=np.float64) / scale)
+    scale = check_float(scale, "scale", low=0.0, low_open=True, where="quantize")
+    values = np.asarray(values, dtype=np.float64)
+    if np.isnan(values).any():
+        raise ParameterError(f"quantize: values hold {int(np.isnan(values).sum())} NaN(s) "
+                             f"(first at index {np.argwhere(np.isnan(values))[0].tolist()}); "
+                             f"a NaN has no int8 value")
+    q = np.rint(values / scale)
     return np.clip(q, ADC_MIN, ADC_MAX).astype(np.int8)
 
 

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .balancing import BALANCERS
-from .errors import AimcError
 from .layers import LayerInfo
-from .simulate import (BalancerOptions, barrier_schedules, energy_breakdown, place_tiles,
-                       powered_tile_seconds)
+from .simulate import (BalancerOptions, barrier_schedules, energy_breakdown, gain,
+                       place_tiles, powered_tile_seconds)
 from .system import SystemConfig
+from .validation import (MAX_CORES, MAX_TILES, check_choice, check_finite, check_int,
+                         check_seed)
 from .workload import Workload, layer_work
 
 CORE_COMPONENTS = ("digital", "interface", "tile_wait", "host", "steal", "idle")
@@ -78,11 +79,11 @@ class LayerCost:
 
     @property
     def speedup(self) -> float:
-        return self.baseline.latency_s / self.cost.latency_s
+        return gain(self.baseline.latency_s, self.cost.latency_s)
 
     @property
     def energy_gain(self) -> float:
-        return self.baseline.energy_j / self.cost.energy_j
+        return gain(self.baseline.energy_j, self.cost.energy_j)
 
     def to_dict(self) -> dict:
         """JSON-friendly record (the ``aimc layer --json`` contract)."""
@@ -123,13 +124,13 @@ def layer_cost(info: LayerInfo, sys: SystemConfig, cores: int | None = None,
     """
     p = sys.cores if cores is None else cores
     t = sys.tiles if tiles is None else tiles
-    for what, value, low in (("cores", p, 1), ("tiles", t, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise AimcError(f"layer_cost: {what} must be an integer >= {low}, got {value!r}")
-    if balancer not in BALANCERS:
-        raise AimcError(f"unknown balancer {balancer!r}; choose one of {', '.join(BALANCERS)}")
+    where = "layer_cost"
+    p = check_int(p, "cores", low=1, high=MAX_CORES, where=where, limit="MAX_CORES")
+    t = check_int(t, "tiles", low=0, high=MAX_TILES, where=where, limit="MAX_TILES")
+    check_choice(balancer, "balancer", BALANCERS, where=where)
+    seed = check_seed(seed, where=where)
     opts = options or BalancerOptions()
-    hw = sys.replace(cores=int(p), tiles=int(t))
+    hw = sys.replace(cores=p, tiles=t)
     w = layer_work(0, info, hw)
     wl = Workload(None, hw, (w,))
     units = w.mapping.units_within(int(t)) if w.mapping is not None else 0
@@ -141,6 +142,9 @@ def layer_cost(info: LayerInfo, sys: SystemConfig, cores: int | None = None,
                 units, cost = fewer, other
     base_hw = hw.replace(tiles=0)
     base = _schedule_cost(Workload(None, base_hw, (w,)), base_hw, 0, balancer, opts, seed)
+    check_finite({"latency_s": cost.latency_s, "energy_j": cost.energy_j,
+                  "baseline_latency_s": base.latency_s, "baseline_energy_j": base.energy_j},
+                 f"layer_cost of {info.name} on {sys.name}")
     if w.mapping is None:
         return LayerCost(info.name, info.kind, int(p), int(t), sys.coupling, 0, 0, 0.0, 0.0,
                          cost, base)

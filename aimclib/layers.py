@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .errors import LayerSpecError, ShapeError
+from .errors import LayerSpecError, LimitError, ShapeError
+from .validation import MAX_LAYER_WEIGHTS, MAX_TENSOR_ELEMENTS
 
 Shape = tuple[int, int, int]
 """A batch-1 tensor shape ``(channels, height, width)``."""
@@ -417,6 +418,15 @@ def layer_info(layer: Layer, in_shapes: list[Shape]) -> LayerInfo:
         params = weights + biases
     elif layer.kind == "batchnorm":
         params = 2 * c_in  # learnable scale and shift; running statistics are buffers
+    if weights > MAX_LAYER_WEIGHTS:
+        raise LimitError(f"layer {layer.name!r} ({layer.kind}) has {weights:,} weights, above "
+                         f"aimclib's limit MAX_LAYER_WEIGHTS = {MAX_LAYER_WEIGHTS:,} "
+                         f"(docs/limits.md)")
+    for what, shape in (("outputs", out), *(("reads", s) for s in in_shapes)):
+        if math.prod(shape) > MAX_TENSOR_ELEMENTS:
+            raise LimitError(f"layer {layer.name!r} ({layer.kind}) {what} {shape} = "
+                             f"{math.prod(shape):,} elements, above aimclib's limit "
+                             f"MAX_TENSOR_ELEMENTS = {MAX_TENSOR_ELEMENTS:,} (docs/limits.md)")
     ops = layer.eltwise_ops_per_output(in_shapes, out) * out_elems
     return LayerInfo(
         layer=layer,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import ModelFormatError
+from .errors import ModelFormatError, ParameterTypeError
 from .network import Network
 from .zoo import get_network
 
@@ -19,7 +19,12 @@ def load_network(source: str | os.PathLike, **kwargs) -> Network:
     """
     if isinstance(source, Network):
         return source
+    if not isinstance(source, (str, os.PathLike)):
+        raise ParameterTypeError(f"load_network: source must be a zoo network name, a path to "
+                                 f"an .onnx or .csv file, or a Network, got {source!r}")
     text = os.fspath(source)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
     suffix = Path(text).suffix.lower()
     if suffix in _SUFFIXES or os.sep in text or "/" in text:
         path = Path(text)

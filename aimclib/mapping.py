@@ -26,12 +26,11 @@ import numpy as np
 
 from .errors import ParameterError
 from .layers import LayerInfo
+from .validation import check_int
 
 
 def _positive(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ParameterError(f"{what} must be an integer >= 1, got {value!r}")
-    return int(value)
+    return check_int(value, what, low=1)
 
 
 def split_sizes(size: int, tile: int) -> np.ndarray:

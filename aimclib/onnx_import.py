@@ -282,9 +282,20 @@ class _Importer:
         return len(dims)
 
     # ------------------------------------------------------------------------ operators
+    def _constant_weight(self, node: onnx.NodeProto, op: str) -> list[int]:
+        """Dims of the node's weight input, which must be a constant: a weight computed from
+        the activations is not an MVM whose weights a tile can hold."""
+        if node.input[1] not in self.static:
+            raise ModelFormatError(
+                f"{self.path}: node {self._where(node)}: the {op} weight {node.input[1]!r} is "
+                f"computed from the activations, not a constant (initializer or Constant); "
+                f"only constant weights map onto tiles"
+            )
+        return self._tensor_dims(node, node.input[1])
+
     def _op_conv(self, node: onnx.NodeProto, lname: str) -> None:
         x = self._src(node, node.input[0])
-        w = self._tensor_dims(node, node.input[1])
+        w = self._constant_weight(node, "Conv")
         if len(w) != 4:
             raise ModelFormatError(
                 f"{self.path}: node {self._where(node)} has weight dims {w}; only 2-D "
@@ -292,6 +303,11 @@ class _Importer:
             )
         groups = int(_attr(node, "group", 1))
         kernel = tuple(_attr(node, "kernel_shape", w[2:]))
+        if list(kernel) != list(w[2:]):
+            raise ModelFormatError(
+                f"{self.path}: node {self._where(node)} has kernel_shape {list(kernel)} but "
+                f"its weight dims {w} give a {w[2]}x{w[3]} kernel; the two must agree"
+            )
         stride = tuple(_attr(node, "strides", [1, 1]))
         dilation = tuple(_attr(node, "dilations", [1, 1]))
         padding = self._padding(node, self.shapes[x], kernel, stride, dilation)
@@ -335,7 +351,7 @@ class _Importer:
                 f"{self.path}: node {self._where(node)} has transA=1; only transA=0 "
                 f"(activations as rows) is supported"
             )
-        b = self._tensor_dims(node, node.input[1])
+        b = self._constant_weight(node, "Gemm")
         if len(b) != 2:
             raise ModelFormatError(
                 f"{self.path}: node {self._where(node)} has a weight of dims {b}; Gemm needs 2-D"

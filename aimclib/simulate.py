@@ -27,10 +27,13 @@ from .allocation import ALLOCATIONS, allocate, knapsack_options
 from .balancing import BALANCERS, TaskSet, layer_tasks
 from .engine import (RAN_ANALOG, RAN_STOLEN_DIGITAL, VICTIM_MOST_LOADED, VICTIM_RANDOM,
                      simulate_barrier_kernel, simulate_kernel)
-from .errors import AimcError
+from .errors import ParameterError
 from .loading import load_network
 from .network import Network
 from .system import SystemConfig, load_system
+from .validation import (MAX_TASKS_PER_CORE, check_bool, check_choice, check_finite,
+                         check_float, check_int, check_memory, check_seed, out_of_memory,
+                         stream_seed)
 from .workload import Workload, build_workload
 
 VICTIMS = {"random": VICTIM_RANDOM, "most-loaded": VICTIM_MOST_LOADED}
@@ -57,15 +60,12 @@ class BalancerOptions:
     tasks_per_core: int = TASKS_PER_CORE
 
     def __post_init__(self):
-        if self.victim not in VICTIMS:
-            raise AimcError(f"victim must be one of {', '.join(VICTIMS)}, got {self.victim!r}")
-        if not (isinstance(self.steal_latency_s, (int, float))
-                and math.isfinite(self.steal_latency_s) and self.steal_latency_s >= 0):
-            raise AimcError(f"steal_latency_s must be a number >= 0 (s), "
-                            f"got {self.steal_latency_s!r}")
-        if not isinstance(self.tasks_per_core, int) or self.tasks_per_core < 1:
-            raise AimcError(f"tasks_per_core must be an integer >= 1, "
-                            f"got {self.tasks_per_core!r}")
+        check_choice(self.victim, "victim", tuple(VICTIMS))
+        object.__setattr__(self, "steal_latency_s", check_float(
+            self.steal_latency_s, "steal_latency_s", low=0.0, high=1.0, unit="s"))
+        object.__setattr__(self, "tasks_per_core", check_int(
+            self.tasks_per_core, "tasks_per_core", low=1, high=MAX_TASKS_PER_CORE,
+            limit="MAX_TASKS_PER_CORE"))
 
 
 PARTS = CORE_PARTS + ("steals", "mvms", "tile_busy_s", "tile_j", "bus_bytes", "dram_bytes")
@@ -130,16 +130,24 @@ def _no_owner(n: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def _owner_sequence(caps: tuple[int, ...]) -> np.ndarray:
-    """Cores in the order a round-robin pointer hands out their tiles, skipping full cores."""
-    free, seq, ptr = list(caps), [], 0
-    for _ in range(sum(caps)):
-        while free[ptr] == 0:
-            ptr = (ptr + 1) % len(caps)
-        seq.append(ptr)
-        free[ptr] -= 1
-        ptr = (ptr + 1) % len(caps)
-    return np.array(seq, np.int64)
+def _owner_sequence(caps: tuple[int, ...], n: int) -> np.ndarray:
+    """The first ``n`` cores in the order a round-robin pointer hands out their tiles,
+    skipping full cores: round ``r`` (0, 1, ...) gives, in core order, every core that owns
+    more than ``r`` tiles. Rounds with the same cores are generated together, so the work
+    grows with ``n`` and the cores, not with the system's tile count. Read-only (shared)."""
+    caps_arr = np.asarray(caps, np.int64)
+    parts, got, done_rounds = [], 0, 0
+    for level in np.unique(caps_arr[caps_arr > 0]).tolist():
+        if got >= n:
+            break
+        active = np.flatnonzero(caps_arr >= level)  # the cores of rounds done_rounds..level-1
+        rounds = min(level - done_rounds, -(-(n - got) // len(active)))
+        parts.append(np.tile(active, rounds))
+        got += rounds * len(active)
+        done_rounds = level
+    seq = np.concatenate(parts)[:n] if parts else np.zeros(0, np.int64)
+    seq.flags.writeable = False
+    return seq
 
 
 def place_tiles(hw: SystemConfig, tiles_per_layer: list[int]) -> list[np.ndarray]:
@@ -147,15 +155,15 @@ def place_tiles(hw: SystemConfig, tiles_per_layer: list[int]) -> list[np.ndarray
 
     Layers take tiles in execution order; a pointer walks round-robin over the cores that still
     own a free tile (their number per core follows ``system.tile_placement``), so each layer's
-    tiles spread over as many cores as possible.
+    tiles spread over as many cores as possible. Only the mapped tiles are placed.
     """
     if hw.coupling == "loose":
         none = _no_owner(max(tiles_per_layer, default=0))
         return [none[:n] for n in tiles_per_layer]
-    seq = _owner_sequence(tuple(hw.tiles_per_core()))
-    if sum(tiles_per_layer) > len(seq):
-        raise AimcError(f"the allocation uses {sum(tiles_per_layer)} tiles but the system has "
-                        f"{len(seq)}")
+    used = sum(tiles_per_layer)
+    if used > hw.tiles:
+        raise ParameterError(f"the allocation uses {used} tiles but the system has {hw.tiles}")
+    seq = _owner_sequence(tuple(hw.tiles_per_core()), used)
     out, pos = [], 0
     for n in tiles_per_layer:
         out.append(seq[pos:pos + n])
@@ -177,16 +185,47 @@ def _concat(sets: list[TaskSet]) -> tuple[dict, np.ndarray, int]:
     return cat, ptr, n_tiles
 
 
+_TASK_BYTES = 200
+"""Bytes of one task across the task-set and schedule arrays (about 25 float64 / int64)."""
+
+
+def _check_tasks_memory(hw: SystemConfig, opts: BalancerOptions, tiles: int, split: str
+                        ) -> None:
+    """Refuse, before building it, a layer whose tasks could not fit
+    :data:`~aimclib.validation.MEMORY_LIMIT_BYTES`: with ``tiles`` mapped tiles it has at
+    most ``(tiles + 1) x cores x chunks`` tasks, each costing its arrays and a slot in every
+    core's deque."""
+    chunks = opts.tasks_per_core if split == "work-stealing" else 1
+    _check_schedule_memory(hw, (tiles + 1) * hw.cores * chunks,
+                           f"a layer with {tiles:,} tiles ({split}, {chunks} task(s) per core)")
+
+
+def _check_schedule_memory(hw: SystemConfig, tasks: int, what: str) -> None:
+    """Refuse ``tasks`` tasks whose arrays and per-core deques exceed the memory limit."""
+    check_memory(tasks * (_TASK_BYTES + 8 * hw.cores), f"scheduling {what} on {hw.cores} cores",
+                 "the cores, tasks_per_core or the tile budget")
+
+
+def _stream_seeds(seed: int, layers) -> np.ndarray:
+    """The generator seed of each layer's victim choice: its own stream of ``seed``."""
+    return np.array([stream_seed(seed, int(i)) for i in layers], np.int64)
+
+
 def _run_alone(wl: Workload, hw: SystemConfig, requests: list[tuple], opts: BalancerOptions,
                seed: int) -> list[LayerSchedule]:
     """Barrier-mode schedules of ``(layer index, units, owners, split)`` requests."""
     if not requests:
         return []
-    sets = [_tasks(wl, hw, i, u, np.array(own, np.int64), sp, opts)
-            for i, u, own, sp in requests]
+    sets = []
+    for i, u, own, sp in requests:
+        _check_tasks_memory(hw, opts, len(own), sp)
+        sets.append(_tasks(wl, hw, i, u, np.array(own, np.int64), sp, opts))
+    _check_schedule_memory(hw, sum(map(len, sets)), f"{len(sets)} layer(s)")
     cat, ptr, n_tiles = _concat(sets)
     steal = any(r[3] == "work-stealing" for r in requests)
-    seeds = np.array([seed + r[0] for r in requests], np.int64)
+    # only a stealing layer draws random numbers: the others need no stream
+    seeds = (_stream_seeds(seed, [r[0] for r in requests]) if steal
+             else np.zeros(len(requests), np.int64))
     start, end, ran_on, how, tile_start, mk = simulate_barrier_kernel(
         np.zeros(len(cat["kind"]), np.int64), cat["kind"], cat["core"], cat["tile"],
         cat["core_s"], cat["tile_s"], cat["bus_s"], cat["alt_s"], ptr, hw.cores, n_tiles,
@@ -238,8 +277,10 @@ def barrier_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray,
 
 def _dag_run(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
              split: str, opts: BalancerOptions, seed: int):
-    sets = [_tasks(wl, hw, i, int(units[i]), owners[i], split, opts)
-            for i in range(len(wl.layers))]
+    sets = []
+    for i in range(len(wl.layers)):
+        _check_tasks_memory(hw, opts, len(owners[i]), split)
+        sets.append(_tasks(wl, hw, i, int(units[i]), owners[i], split, opts))
     cat, ptr, _ = _concat(sets)
     # the kernel sees tiles numbered globally, so that layers running at once never share one;
     # the task sets keep each layer's own numbering
@@ -254,7 +295,8 @@ def _dag_run(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.
     start, end, ran_on, how, tile_start, release, layer_end = simulate_kernel(
         layer_ids, cat["kind"], cat["core"], tiles, cat["core_s"], cat["tile_s"],
         cat["bus_s"], cat["alt_s"], ptr, pred_ptr, pred, hw.cores, max(1, int(offsets[-1])),
-        split == "work-stealing", opts.steal_latency_s, VICTIMS[opts.victim], seed, False)
+        split == "work-stealing", opts.steal_latency_s, VICTIMS[opts.victim],
+        stream_seed(seed), False)
     out = []
     for j in range(len(sets)):
         sl = slice(ptr[j], ptr[j + 1])
@@ -386,6 +428,14 @@ def _cost_tables(wl: Workload, hw: SystemConfig, opts: BalancerOptions
 
 
 # ------------------------------------------------------------------------------ results
+def gain(baseline: float, value: float) -> float:
+    """``baseline / value``: a speedup or energy gain; 1.0 when both are 0 (a network or
+    layer without work, e.g. a lone concat, costs nothing either way)."""
+    if value == 0.0:
+        return 1.0 if baseline == 0.0 else math.inf
+    return baseline / value
+
+
 @dataclass
 class SimResult:
     """The outcome of :func:`simulate` (times in s, energies in J).
@@ -417,11 +467,11 @@ class SimResult:
 
     @property
     def speedup(self) -> float:
-        return self.baseline_latency_s / self.latency_s
+        return gain(self.baseline_latency_s, self.latency_s)
 
     @property
     def energy_gain(self) -> float:
-        return self.baseline_energy_j / self.energy_j
+        return gain(self.baseline_energy_j, self.energy_j)
 
     @cached_property
     def _mapped(self) -> list[tuple]:
@@ -575,11 +625,6 @@ class SimResult:
 
 
 # ------------------------------------------------------------------------------ entry point
-def _check_choice(what: str, value: str, choices) -> None:
-    if value not in choices:
-        raise AimcError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
-
-
 def _run(wl: Workload, hw: SystemConfig, units: np.ndarray, balancer: str,
          opts: BalancerOptions, seed: int, dag: bool):
     tiles_per_layer = [w.mapping.tiles_for(int(units[w.index])) if w.mapping else 0
@@ -643,9 +688,8 @@ def tiles_for_coverage(net: Network | str, hw: SystemConfig | str, coverage: flo
     neighbours of the bracket and keeps the budget whose coverage is nearest (the smaller one
     on ties).
     """
-    if not 0.0 <= coverage <= 1.0:
-        raise AimcError(f"coverage must be in [0, 1], got {coverage!r}")
-    _check_choice("allocation", allocation, ALLOCATIONS)
+    coverage = check_float(coverage, "coverage", low=0.0, high=1.0, where="tiles_for_coverage")
+    check_choice(allocation, "allocation", ALLOCATIONS, where="tiles_for_coverage")
     net = load_network(net)
     hw = hw if isinstance(hw, SystemConfig) else load_system(hw)
     wl = workload_for(net, hw)
@@ -692,26 +736,33 @@ def simulate(net: Network | str, hw: SystemConfig | str = "alpine-tight", *,
         tasks_per_core: chunks per core of each layer for work stealing.
         cores, tiles: override the system's core and tile counts.
     """
-    _check_choice("allocation", allocation, ALLOCATIONS)
-    _check_choice("balancer", balancer, BALANCERS)
-    _check_choice("objective", objective, OBJECTIVES)
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise AimcError(f"seed must be an integer >= 0, got {seed!r}")
+    where = "simulate"
+    check_choice(allocation, "allocation", ALLOCATIONS, where=where)
+    check_choice(balancer, "balancer", BALANCERS, where=where)
+    check_choice(objective, "objective", OBJECTIVES, where=where)
+    seed = check_seed(seed, where=where)
+    dag = check_bool(dag, "dag", where=where)
     net = load_network(net)
     hw = hw if isinstance(hw, SystemConfig) else load_system(hw)
     over = {k: v for k, v in (("cores", cores), ("tiles", tiles)) if v is not None}
     if over:
         hw = hw.replace(**over)
     opts = BalancerOptions(victim, steal_latency_s, tasks_per_core)
-    wl = workload_for(net, hw)
-    units = allocate_units(wl, hw, allocation, objective, opts)
-    owners, scheds, release, end, latency, energy, bd = _run(
-        wl, hw, units, balancer, opts, seed, dag)
-    memo = _schedule_cache(wl)
-    bkey = ("baseline", hw.cores, opts, dag)
-    if bkey not in memo:
-        memo[bkey] = _run(wl, hw.replace(tiles=0), np.zeros(len(wl.layers), np.int64),
-                          "static-balanced", opts, seed, dag)[4:]
+    try:
+        wl = workload_for(net, hw)
+        units = allocate_units(wl, hw, allocation, objective, opts)
+        owners, scheds, release, end, latency, energy, bd = _run(
+            wl, hw, units, balancer, opts, seed, dag)
+        memo = _schedule_cache(wl)
+        bkey = ("baseline", hw.cores, opts, dag)
+        if bkey not in memo:
+            memo[bkey] = _run(wl, hw.replace(tiles=0), np.zeros(len(wl.layers), np.int64),
+                              "static-balanced", opts, seed, dag)[4:]
+    except MemoryError:
+        raise out_of_memory(f"simulating {net.name} on {hw.cores} cores",
+                            "the cores, tasks_per_core or the network's size") from None
     b_lat, b_energy, b_bd = memo[bkey]
+    check_finite({"latency_s": latency, "energy_j": energy, "baseline_latency_s": b_lat,
+                  "baseline_energy_j": b_energy}, f"simulate {net.name} on {hw.name}")
     return SimResult(net, hw, allocation, balancer, int(seed), bool(dag), opts, wl, units,
                      owners, scheds, release, end, latency, energy, bd, b_lat, b_energy, b_bd)

@@ -21,6 +21,7 @@ from .mapping import map_layer
 from .provenance import save_table
 from .sweep import layer_spec, sweep
 from .system import SystemConfig, load_system
+from .validation import check_choice, check_int
 
 CORE_SHARES = ("digital", "analog", "steal", "idle")
 """Per-core time components of :func:`utilisation_table`, in stacking order."""
@@ -119,11 +120,9 @@ def budget_grid(max_tiles: int, points: int, min_tiles: int = 1,
     """About ``points`` tile budgets spaced geometrically from ``min_tiles`` to ``max_tiles``
     (distinct integers, so fewer where the spacing is below one tile), with 0 first when
     ``include_zero``: even resolution on a log axis."""
-    for what, value, low in (("min_tiles", min_tiles, 1), ("max_tiles", max_tiles, min_tiles),
-                             ("points", points, 2)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ParameterError(f"budget_grid: {what} must be an integer >= {low}, "
-                                 f"got {value!r}")
+    min_tiles = check_int(min_tiles, "min_tiles", low=1, where="budget_grid")
+    max_tiles = check_int(max_tiles, "max_tiles", low=min_tiles, where="budget_grid")
+    points = check_int(points, "points", low=2, where="budget_grid")
     grid = np.unique(np.geomspace(min_tiles, max_tiles, points).round().astype(int)).tolist()
     return ([0] if include_zero else []) + grid
 
@@ -295,12 +294,8 @@ def gantt_intervals(trace: pd.DataFrame, window: tuple[float, float] | None = No
     """
     require_columns(trace, ["resource", "id", "layer", "kind", "start_s", "end_s"],
                   "gantt_intervals")
-    if tile_rows not in ("each", "bins", "none"):
-        raise ParameterError(f"gantt_intervals: tile_rows must be 'each', 'bins' or 'none', "
-                             f"got {tile_rows!r}")
-    if isinstance(tile_bins, bool) or not isinstance(tile_bins, int) or tile_bins < 1:
-        raise ParameterError(f"gantt_intervals: tile_bins must be an integer >= 1, "
-                             f"got {tile_bins!r}")
+    check_choice(tile_rows, "tile_rows", ("each", "bins", "none"), where="gantt_intervals")
+    tile_bins = check_int(tile_bins, "tile_bins", low=1, where="gantt_intervals")
     t = trace
     if window is not None:
         t0, t1 = window

@@ -21,13 +21,20 @@ the chunking and the cache.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
+import functools
 import hashlib
 import itertools
 import json
 import math
 import multiprocessing
 import os
+import signal
 import sqlite3
+import sys
+import threading
+import time
+import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -40,14 +47,16 @@ from tqdm.auto import tqdm
 from . import __version__
 from .allocation import ALLOCATIONS
 from .balancing import BALANCERS
-from .errors import AimcError, LayerSpecError, ParameterError
+from .errors import AimcError, CacheError, LayerSpecError, ParameterError, RunError
 from .layercost import CORE_COMPONENTS, DEVICE_COMPONENTS, layer_cost
 from .loading import load_network
 from .network import Network, NetworkBuilder
 from .provenance import provenance, save_table
 from .simulate import (OBJECTIVES, STEAL_LATENCY_S, TASKS_PER_CORE, VICTIMS, simulate,
                        tiles_for_coverage)
-from .system import SystemConfig, load_system, preset_path
+from .system import SystemConfig, load_system, override_key, preset_path
+from .validation import (MAX_CORES, MAX_TASKS_PER_CORE, MAX_TILES, check_bool, check_choice,
+                         check_float, check_int, check_seed)
 from .zoo import NETWORKS
 
 STUDIES = ("network", "layer")
@@ -147,37 +156,24 @@ def _text(value) -> str:
     raise TypeError
 
 
-def _integer(low: int, optional: bool = False):
+def _integer(low: int, high: int | None = None, optional: bool = False):
     def check(value):
         if value is None and optional:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise TypeError
-        return value
+        return check_int(value, "value", low=low, high=high)
     return check
 
 
-def _number(low: float, high: float = math.inf):
-    def check(value):
-        if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or not low <= value <= high):
-            raise TypeError
-        return float(value)
-    return check
+def _number(low: float, high: float | None = None):
+    return lambda value: check_float(value, "value", low=low, high=high)
 
 
 def _choice(choices):
-    def check(value):
-        if value not in choices:
-            raise TypeError
-        return value
-    return check
+    return lambda value: check_choice(value, "value", choices)
 
 
 def _flag(value):
-    if not isinstance(value, bool):
-        raise TypeError
-    return value
+    return check_bool(value, "value")
 
 
 def _coverage(value):
@@ -189,17 +185,20 @@ _KEYS = {
     "network": (None, _text, "a zoo name or a path to an .onnx or .csv file"),
     "layer": (None, _text, f"a layer spec: {', '.join(LAYER_FORMS)}"),
     "preset": ("alpine-tight", _text, "a preset name or a .toml file"),
-    "cores": (None, _integer(1, True), "an integer >= 1 (or None: the preset's)"),
-    "tiles": (None, _integer(0, True), "an integer >= 0 (or None: the preset's)"),
+    "cores": (None, _integer(1, MAX_CORES, True),
+              f"an integer from 1 to MAX_CORES = {MAX_CORES} (or None: the preset's)"),
+    "tiles": (None, _integer(0, MAX_TILES, True),
+              "an integer >= 0 and <= MAX_TILES = 2**40 (or None: the preset's)"),
     "coverage": (None, _coverage, "a share of the MVM weights in [0, 1]"),
     "allocation": ("optimal", _choice(ALLOCATIONS), f"one of {', '.join(ALLOCATIONS)}"),
     "balancer": ("static-balanced", _choice(BALANCERS), f"one of {', '.join(BALANCERS)}"),
-    "seed": (0, _integer(0), "an integer >= 0"),
+    "seed": (0, check_seed, "an integer from 0 to 2**63 - 1"),
     "dag": (False, _flag, "True or False"),
     "objective": ("latency", _choice(OBJECTIVES), f"one of {', '.join(OBJECTIVES)}"),
     "victim": ("random", _choice(tuple(VICTIMS)), f"one of {', '.join(VICTIMS)}"),
-    "steal_latency_s": (STEAL_LATENCY_S, _number(0.0), "a time >= 0 (s)"),
-    "tasks_per_core": (TASKS_PER_CORE, _integer(1), "an integer >= 1"),
+    "steal_latency_s": (STEAL_LATENCY_S, _number(0.0, 1.0), "a time from 0 to 1 s"),
+    "tasks_per_core": (TASKS_PER_CORE, _integer(1, MAX_TASKS_PER_CORE),
+                       f"an integer from 1 to MAX_TASKS_PER_CORE = {MAX_TASKS_PER_CORE}"),
 }
 STUDY_KEYS = {
     "network": ("network", "preset", "cores", "tiles", "coverage", "allocation", "balancer",
@@ -253,10 +252,24 @@ def _normalize_grid(grid, study: str) -> dict[str, list]:
     if accepted[0] not in out:
         raise ParameterError(f"study {study!r} needs grid key {accepted[0]!r} "
                              f"({_KEYS[accepted[0]][2]})")
+    _check_overrides(out)
     if "tiles" in out and "coverage" in out:
         raise ParameterError("grid has both 'tiles' and 'coverage': give a tile budget or a "
                              "coverage target (resolved to a budget per point), not both")
     return out
+
+
+def _check_overrides(grid: dict) -> None:
+    """Refuse two grid keys that set one parameter: ``set:cores`` and ``set:cpu.cores``, or
+    ``set:cpu.cores`` beside the ``cores`` key."""
+    seen = {override_key(k): k for k in ("cores", "tiles") if k in grid}
+    for key in grid:
+        if key.startswith(OVERRIDE):
+            full = override_key(key[len(OVERRIDE):])
+            if full in seen:
+                raise ParameterError(f"grid keys {seen[full]!r} and {key!r} both set {full}; "
+                                     f"give each parameter once")
+            seen[full] = key
 
 
 # ------------------------------------------------------------------------------ points
@@ -273,6 +286,24 @@ class _Point:
 def _canonical(obj) -> str:
     """Canonical JSON: sorted keys, no spaces, floats as repr (so lossless)."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=1)
+def code_identity() -> str:
+    """SHA-256 of aimclib's own source files (:func:`source_hash` of the package): part of
+    every cache key, so a cached point is reused only when the code that computed it is
+    byte-identical to the code running now."""
+    return source_hash(Path(__file__).resolve().parent)
+
+
+def source_hash(root: Path) -> str:
+    """SHA-256 over every ``.py`` file under ``root``: relative path and content, in path
+    order."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _sha256_file(path: str) -> str:
@@ -346,7 +377,7 @@ class _Resolver:
     def point(self, index: int, point: dict) -> _Point:
         keys = STUDY_KEYS[self.study]
         params = {k: point.get(k, _KEYS[k][0]) for k in keys}
-        common = {"study": self.study, "aimclib": __version__}
+        common = {"study": self.study, "aimclib": __version__, "code": code_identity()}
         if self.study == "network":
             ident, source = self.network(params["network"])
             # a coverage target is resolved to a budget later: the preset's count is unused
@@ -428,35 +459,84 @@ def _run_chunk(study: str, tasks: list[dict]) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------ cache
+def _result_columns(study: str) -> frozenset[str]:
+    """The keys of one computed point of ``study`` (what a cache row must hold)."""
+    produced = _NETWORK_COLUMNS if study == "network" else _LAYER_COLUMNS[1:]
+    return frozenset(produced + _BREAKDOWN_COLUMNS)
+
+
+def _valid_row(text, columns: frozenset[str]) -> dict | None:
+    """A cache row's result, or None if it is not one: not JSON, other keys, a number that is
+    not a finite number, a text column that is not text."""
+    try:
+        row = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(row, dict) or set(row) != columns:
+        return None
+    for key, value in row.items():
+        if key in _TEXT_COLUMNS:
+            if not isinstance(value, str):
+                return None
+        elif (isinstance(value, bool) or not isinstance(value, (int, float))
+              or not math.isfinite(value)):
+            return None
+    return row
+
+
+_TEXT_COLUMNS = ("coupling", "kind")
+
+
 class _Cache:
     """Finished points in ``<directory>/sweep-cache.sqlite``: cache key -> result as JSON
-    (floats as repr, so a loaded row equals the computed one bit for bit)."""
+    (floats as repr, so a loaded row equals the computed one bit for bit).
 
-    def __init__(self, directory):
+    Opening it checks that it can be written, so a sweep fails before computing anything.
+    A row that is not a valid result (hand-edited, truncated) is not used: its point is
+    computed again and the row replaced; ``invalid`` counts them."""
+
+    def __init__(self, directory, study: str):
         path = Path(directory)
+        self.file, self.columns, self.invalid = path / CACHE_FILE, _result_columns(study), 0
         try:
             path.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path / CACHE_FILE, timeout=60)
+            self.db = sqlite3.connect(self.file, timeout=60)
             self.db.execute("CREATE TABLE IF NOT EXISTS points "
                             "(key TEXT PRIMARY KEY, study TEXT NOT NULL, result TEXT NOT NULL)")
             self.db.commit()
+            # a write lock taken and released: a read-only file or directory fails here
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.rollback()
         except (OSError, sqlite3.Error) as exc:
-            raise AimcError(f"cannot open the sweep cache in {directory}: {exc}") from None
+            raise CacheError(f"cannot use the sweep cache {self.file}: {exc}; give a writable "
+                             f"cache directory (nothing has been computed)") from None
 
     def get(self, keys: list[str]) -> dict[str, dict]:
         found = {}
         step = 500  # below SQLite's limit on query parameters
-        for i in range(0, len(keys), step):
-            batch = keys[i:i + step]
-            rows = self.db.execute(f"SELECT key, result FROM points WHERE key IN "
-                                   f"({','.join('?' * len(batch))})", batch)
-            found.update((k, json.loads(r)) for k, r in rows)
+        try:
+            for i in range(0, len(keys), step):
+                batch = keys[i:i + step]
+                rows = self.db.execute(f"SELECT key, result FROM points WHERE key IN "
+                                       f"({','.join('?' * len(batch))})", batch).fetchall()
+                for key, text in rows:
+                    row = _valid_row(text, self.columns)
+                    if row is None:
+                        self.invalid += 1
+                    else:
+                        found[key] = row
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot read the sweep cache {self.file}: {exc}; move the file "
+                             f"away to start a new cache") from None
         return found
 
     def put(self, study: str, items: list[tuple[str, dict]]) -> None:
-        self.db.executemany("INSERT OR REPLACE INTO points VALUES (?, ?, ?)",
-                            [(k, study, json.dumps(r)) for k, r in items])
-        self.db.commit()
+        try:
+            self.db.executemany("INSERT OR REPLACE INTO points VALUES (?, ?, ?)",
+                                [(k, study, json.dumps(r)) for k, r in items])
+            self.db.commit()
+        except sqlite3.Error as exc:
+            raise CacheError(f"cannot write to the sweep cache {self.file}: {exc}") from None
 
     def close(self) -> None:
         self.db.close()
@@ -496,19 +576,58 @@ def _drain(futures: dict, as_completed, finished: Callable, on_done: Callable,
         raise
 
 
+_PR_SET_PDEATHSIG = 1
+"""Linux ``prctl`` option: the signal a process receives when its parent dies."""
+
+
+def _worker_init(parent: int) -> None:
+    """Start-up of a process-pool worker: it dies with the sweep's process however that
+    ends (``kill -9`` included) and leaves Ctrl-C to it.
+
+    On Linux the kernel kills it (``prctl(PR_SET_PDEATHSIG, SIGKILL)``); everywhere a
+    daemon thread checks once a second that its parent is still the sweep's process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the sweep's process handles Ctrl-C
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # no prctl: the watching thread below still ends the worker
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _stop_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """End the pool's worker processes now (their running chunks are abandoned)."""
+    # the executor has no public way to stop running work; its process table is stable
+    # across CPython 3.8 - 3.13
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _run_processes(study: str, chunks: list, workers: int, on_done: Callable) -> None:
     # spawn: a forked child would inherit Numba's threading state; spawn is also what
     # macOS and Windows use, so the behaviour is the same everywhere
     pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(chunks)),
-                                  mp_context=multiprocessing.get_context("spawn"))
+                                  mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=_worker_init, initargs=(os.getpid(),))
     try:
         futures = {pool.submit(_run_chunk, study, c): i for i, c in enumerate(chunks)}
-        # after an error let the running chunks finish (they are kept); after Ctrl-C do not
+        # after an error let the running chunks finish (they are kept); after Ctrl-C or
+        # SIGTERM stop the workers at once
         _drain(futures, cf.as_completed,
                lambda f: f.done() and not f.cancelled() and f.exception() is None, on_done,
-               lambda interrupted: pool.shutdown(wait=not interrupted, cancel_futures=True))
+               lambda interrupted: (_stop_workers(pool) if interrupted
+                                    else pool.shutdown(wait=True, cancel_futures=True)))
     except BrokenProcessPool as exc:
-        raise AimcError("a sweep worker process died (killed, or out of memory); the chunks "
+        raise RunError("a sweep worker process died (killed, or out of memory); the chunks "
                         "that finished are kept if the sweep has a cache: run it again to "
                         "compute the rest") from exc
     finally:
@@ -520,7 +639,7 @@ def _run_dask(study: str, chunks: list, address: str | None, workers: int | None
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise AimcError("executor 'dask' needs dask.distributed: pip install "
+        raise RunError("executor 'dask' needs dask.distributed: pip install "
                         "'dask[distributed]'") from None
     cluster = None
     if address is None:
@@ -538,17 +657,34 @@ def _run_dask(study: str, chunks: list, address: str | None, workers: int | None
 
 
 # ------------------------------------------------------------------------------ sweep
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep stopped by Ctrl-C or SIGTERM; the message says what was finished and kept.
+
+    Attributes: ``computed`` (points finished in this run), ``cached`` (points read from the
+    cache), ``total`` (distinct points of the grid) and ``cache`` (the cache file, or None:
+    then the finished points are not kept)."""
+
+    def __init__(self, computed: int, cached: int, total: int, cache: Path | None):
+        self.computed, self.cached, self.total, self.cache = computed, cached, total, cache
+        done = computed + cached
+        if cache is None:
+            kept = ("not kept: the sweep has no cache (give it one, --cache DIR, to resume "
+                    "an interrupted sweep)")
+        else:
+            kept = (f"kept in {cache} with the {cached} read from it; run the sweep again "
+                    f"to compute the other {total - done}")
+        super().__init__(f"sweep interrupted: {done} of {total} points finished, "
+                         f"{computed} computed in this run and {kept}")
+
+
 def _check_run_options(executor, address, workers, chunk_size) -> None:
-    if executor not in EXECUTORS:
-        raise ParameterError(f"unknown executor {executor!r}; choose one of "
-                             f"{', '.join(EXECUTORS)}")
+    check_choice(executor, "executor", EXECUTORS, where="sweep")
     if address is not None and executor != "dask":
         raise ParameterError(f"address={address!r} names a Dask scheduler: use it with "
                              f"executor='dask', not {executor!r}")
     for what, value in (("workers", workers), ("chunk_size", chunk_size)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
-            raise ParameterError(f"{what} must be an integer >= 1 or None, got {value!r}")
+        if value is not None:
+            check_int(value, what, low=1, where="sweep")
 
 
 def _parallelism(executor: str, workers: int | None) -> int:
@@ -594,9 +730,12 @@ def sweep(grid: Mapping, study: str = "network", executor: str = "processes",
         workers: number of worker processes (see ``executor``).
         cache: a directory (created) holding an SQLite cache of finished points, or None.
             A point's key hashes its network (zoo name, or path and file hash), its system
-            after overrides (every parameter), its other options, the study and the aimclib
-            version: a re-run computes only points it has not finished, and an edited preset
-            or override recomputes only the points it changes.
+            after overrides (every parameter), its other options, the study, the aimclib
+            version and :func:`code_identity` (a hash of aimclib's sources): a re-run
+            computes only points it has not finished, an edited preset or override
+            recomputes only the points it changes, and any change to aimclib's code
+            recomputes everything. The cache must be writable (checked before any work);
+            rows that are not valid results are computed again.
         progress: show a tqdm progress bar over points.
         chunk_size: most points sent to a worker at once (default: up to 16, fewer so that
             every worker gets work).
@@ -615,10 +754,15 @@ def sweep(grid: Mapping, study: str = "network", executor: str = "processes",
         (s; core-seconds for core components) and ``energy_<c>_j`` (J) per breakdown
         component ``c`` of :data:`COMPONENTS`. ``df.attrs["provenance"]`` is the provenance
         record :func:`save_sweep` writes; ``df.attrs["sweep"]`` is ``{"computed": n,
-        "cached": m}`` (distinct points computed now and read from the cache).
+        "cached": m}`` (distinct points computed now and read from the cache);
+        ``df.attrs["cache"]`` is ``{"code": sha256, "invalid": k}`` (the code identity in
+        every cache key, and invalid cache rows computed again).
+
+    Raises:
+        SweepInterrupted: on Ctrl-C or SIGTERM, after the finished chunks are stored (a
+            ``KeyboardInterrupt`` whose message counts the points finished and kept).
     """
-    if study not in STUDIES:
-        raise ParameterError(f"unknown study {study!r}; choose one of {', '.join(STUDIES)}")
+    check_choice(study, "study", STUDIES, where="sweep")
     _check_run_options(executor, address, workers, chunk_size)
     grid = _normalize_grid(grid, study)
     keys = list(grid)
@@ -627,14 +771,21 @@ def sweep(grid: Mapping, study: str = "network", executor: str = "processes",
     resolved = [resolver.point(i, p) for i, p in enumerate(points)]
     unique = {p.key: p for p in resolved}
 
-    store = _Cache(cache) if cache is not None else None
+    store = _Cache(cache, study) if cache is not None else None
     try:
         results = store.get(list(unique)) if store else {}
         cached = len(results)
+        if store and store.invalid:
+            warnings.warn(f"{store.invalid} row(s) of the sweep cache {store.file} are not "
+                          f"valid results: their points are computed again", stacklevel=2)
         pending = [p for k, p in unique.items() if k not in results]
         chunks = _chunks(pending, _parallelism(executor, workers), chunk_size)
-        _compute(study, chunks, executor, address, workers, results, store, progress,
-                 total=len(unique), done=cached)
+        try:
+            _compute(study, chunks, executor, address, workers, results, store, progress,
+                     total=len(unique), done=cached)
+        except KeyboardInterrupt:
+            raise SweepInterrupted(len(results) - cached, cached, len(unique),
+                                   None if store is None else store.file) from None
     finally:
         if store:
             store.close()
@@ -647,6 +798,7 @@ def sweep(grid: Mapping, study: str = "network", executor: str = "processes",
         config["networks"] = {n: ident for n, (ident, _) in resolver.networks.items()}
     df.attrs["provenance"] = provenance(config)
     df.attrs["sweep"] = {"computed": len(unique) - cached, "cached": cached}
+    df.attrs["cache"] = {"code": code_identity(), "invalid": store.invalid if store else 0}
     return df
 
 
@@ -662,13 +814,15 @@ def _compute(study: str, chunks: list[list[_Point]], executor: str, address, wor
                disable=not progress)
 
     def on_done(index: int, rows: list[dict]) -> None:
+        # stored first, marked done last: a chunk an interrupt cuts short here is handled
+        # again by _drain, so what is counted finished is always what the cache holds
         if index in written:
             return
-        written.add(index)
         items = [(p.key, r) for p, r in zip(chunks[index], rows)]
-        results.update(items)
         if store:
             store.put(study, items)
+        results.update(items)
+        written.add(index)
         bar.update(len(items))
 
     tasks = [[p.task for p in c] for c in chunks]
@@ -707,7 +861,7 @@ def save_sweep(df: pd.DataFrame, path) -> Path:
     ``<stem>.provenance.json``; returns the CSV's path."""
     record = df.attrs.get("provenance")
     if not isinstance(record, dict) or "config" not in record:
-        raise AimcError("save_sweep: the DataFrame carries no sweep provenance "
+        raise ParameterError("save_sweep: the DataFrame carries no sweep provenance "
                         "(df.attrs['provenance']); pass the DataFrame sweep() returned, or use "
                         "aimclib.provenance.save_table with a config of your own")
     return save_table(df, path, record["config"])

@@ -44,6 +44,7 @@ import numpy as np
 
 from .errors import AimcError, UnknownNameError
 from .kernels import KERNEL_CLASSES
+from .validation import MAX_CORES, MAX_TILE_ROWS, MAX_TILES, check_choice, check_float, check_int
 
 
 class PresetError(AimcError, ValueError):
@@ -80,7 +81,9 @@ class PlausibleRange:
 
 def _p(unit: str, doc: str, minimum: float = 0.0, exclusive: bool = False,
        maximum: float | None = None, integer: bool = False):
-    """A parameter field: no default (presets must give every value), with unit and bounds."""
+    """A parameter field: no default (presets must give every value), with unit and physical
+    bounds: a value outside ``minimum .. maximum`` is not a possible machine (a clock under
+    1 MHz or over 100 GHz, an efficiency above 1, ...) and is an error."""
     return field(metadata={"unit": unit, "doc": doc, "min": minimum, "exclusive": exclusive,
                            "max": maximum, "integer": integer})
 
@@ -89,51 +92,53 @@ def _p(unit: str, doc: str, minimum: float = 0.0, exclusive: bool = False,
 class CpuConfig:
     """The digital side: identical in-order cores with SIMD, caches and DRAM."""
 
-    cores: int = _p("count", "cores in the system", 1, integer=True)
+    cores: int = _p("count", "cores in the system", 1, maximum=MAX_CORES, integer=True)
     baseline_kernel: str = field(metadata={
         "unit": "-", "doc": "class of the digital GEMM code (aimclib.kernels): sets "
         "mac_lane_bits, mac_instruction_fraction, gemm_efficiency and activation_bits unless "
         "the preset gives them", "choices": tuple(KERNEL_CLASSES)})
-    clock_hz: float = _p("Hz", "core clock frequency", 0, exclusive=True)
-    simd_bits: int = _p("bit", "SIMD register width", 1, integer=True)
+    clock_hz: float = _p("Hz", "core clock frequency", 1e6, maximum=1e11)
+    simd_bits: int = _p("bit", "SIMD register width", 1, maximum=4096, integer=True)
     simd_issue_per_cycle: float = _p(
-        "instr/cycle", "SIMD multiply-accumulate instructions issued per cycle", 0, True)
+        "instr/cycle", "SIMD multiply-accumulate instructions issued per cycle", 0, True, 64)
     mac_lane_bits: int = _p(
         "bit", "accumulator lane width of an int8 SIMD MAC (16: SMLAL-style widening MAC)",
-        1, integer=True)
+        1, maximum=64, integer=True)
     mac_instruction_fraction: float = _p(
         "1", "share of the GEMM inner loop's SIMD instructions that multiply-accumulate "
         "(int8 with 32-bit accumulators: SMULL + SMLAL + SADALP, 2/3)", 0, True, 1.0)
     activation_bits: int = _p(
         "bit", "width of weights and activations in memory for the digital code (8: int8 "
         "kernels; 32: float32, whose activations the tiles' DACs must quantise)", 1,
-        integer=True)
+        maximum=64, integer=True)
     gemm_efficiency: float = _p(
         "1", "fraction of peak MAC rate a GEMM inner loop sustains (loads, address math)",
         0, True, 1.0)
     gemm_k_half: float = _p(
         "MAC", "fan-in K at which per-output loop overhead equals the MAC time: "
-        "efficiency scales by K / (K + k_half)")
+        "efficiency scales by K / (K + k_half)", maximum=1e9)
     gemm_n_half: float = _p(
         "output", "outputs n at which per-(row, k) overhead equals the MAC time: "
-        "efficiency scales by n / (n + n_half), n rounded up to whole vectors")
+        "efficiency scales by n / (n + n_half), n rounded up to whole vectors", maximum=1e9)
     depthwise_efficiency: float = _p(
         "1", "fraction of peak a depthwise conv sustains (vectorised over channels)", 0, True, 1.0)
     eltwise_ops_per_cycle: float = _p(
         "op/cycle", "element-wise scalar operations per cycle (SIMD lanes x issue x efficiency)",
-        0, True)
+        0, True, 4096)
     gather_bytes_per_cycle: float = _p(
-        "B/cycle", "im2col / input-gather copy rate of one core", 0, True)
-    l1d_bytes: int = _p("B", "L1 data cache per core", 1, integer=True)
-    l2_bytes: int = _p("B", "shared L2 cache", 1, integer=True)
-    l2_bytes_per_cycle: float = _p("B/cycle", "L2 bandwidth available to one core", 0, True)
+        "B/cycle", "im2col / input-gather copy rate of one core", 0, True, 4096)
+    l1d_bytes: int = _p("B", "L1 data cache per core", 1, maximum=2**40, integer=True)
+    l2_bytes: int = _p("B", "shared L2 cache", 1, maximum=2**40, integer=True)
+    l2_bytes_per_cycle: float = _p("B/cycle", "L2 bandwidth available to one core", 0, True,
+                                   4096)
     dram_bandwidth_bps: float = _p(
-        "B/s", "DRAM bandwidth, shared by all active cores", 0, True)
-    active_power_w: float = _p("W", "power of one busy core (dynamic + leakage)", 0, True)
-    idle_power_w: float = _p("W", "power of one idle (clock-gated, WFI) core")
+        "B/s", "DRAM bandwidth, shared by all active cores", 0, True, 1e14)
+    active_power_w: float = _p("W", "power of one busy core (dynamic + leakage)", 0, True,
+                               1e3)
+    idle_power_w: float = _p("W", "power of one idle (clock-gated, WFI) core", maximum=1e3)
     dram_energy_j_per_byte: float = _p("J/B", "DRAM energy per byte read or written "
-                                       "(array, I/O and termination)")
-    node_nm: float = _p("nm", "technology node of the cores' power model", 0, True)
+                                       "(array, I/O and termination)", maximum=1e-3)
+    node_nm: float = _p("nm", "technology node of the cores' power model", 1.0, False, 1e4)
 
     @property
     def macs_per_cycle(self) -> float:
@@ -161,22 +166,28 @@ class CpuConfig:
 class TileConfig:
     """One AIMC crossbar tile."""
 
-    rows: int = _p("count", "crossbar rows (inputs per MVM)", 1, integer=True)
-    cols: int = _p("count", "crossbar columns (outputs per MVM)", 1, integer=True)
-    mvm_latency_s: float = _p("s", "latency of one MVM, independent of rows/cols used", 0, True)
-    mvm_energy_fixed_j: float = _p("J", "energy per MVM independent of its size (control)")
-    mvm_energy_per_row_j: float = _p("J", "energy per MVM per used row (DAC, array drive)")
-    mvm_energy_per_col_j: float = _p("J", "energy per MVM per used column (ADC)")
+    rows: int = _p("count", "crossbar rows (inputs per MVM)", 1, maximum=MAX_TILE_ROWS,
+                   integer=True)
+    cols: int = _p("count", "crossbar columns (outputs per MVM)", 1, maximum=2**20,
+                   integer=True)
+    mvm_latency_s: float = _p("s", "latency of one MVM, independent of rows/cols used", 0, True,
+                              1.0)
+    mvm_energy_fixed_j: float = _p("J", "energy per MVM independent of its size (control)",
+                                   maximum=1.0)
+    mvm_energy_per_row_j: float = _p("J", "energy per MVM per used row (DAC, array drive)",
+                                     maximum=1.0)
+    mvm_energy_per_col_j: float = _p("J", "energy per MVM per used column (ADC)", maximum=1.0)
     static_power_w: float = _p("W", "static (leakage) power of one powered tile's periphery; "
-                               "system.power_gating says when a tile is powered")
-    input_bits: int = _p("bit", "DAC input resolution", 1, integer=True)
-    weight_bits: int = _p("bit", "weight resolution", 1, integer=True)
-    output_bits: int = _p("bit", "ADC output resolution", 1, integer=True)
+                               "system.power_gating says when a tile is powered", maximum=1e3)
+    input_bits: int = _p("bit", "DAC input resolution", 1, maximum=64, integer=True)
+    weight_bits: int = _p("bit", "weight resolution", 1, maximum=64, integer=True)
+    output_bits: int = _p("bit", "ADC output resolution", 1, maximum=64, integer=True)
     node_nm: float = _p("nm", "technology node the tile's energy figures were measured at",
-                        0, True)
+                        1.0, False, 1e4)
     energy_node_exponent: float = _p(
         "1", "tile energy scales as node^exponent when evaluated at the cores' node: "
-        "factor (cpu.node_nm / tile.node_nm)^exponent on MVM and static energy")
+        "factor (cpu.node_nm / tile.node_nm)^exponent on MVM and static energy",
+        maximum=10.0)
 
     def mvm_energy_j(self, rows_used, cols_used):
         """Energy of one MVM using ``rows_used`` rows and ``cols_used`` columns (J)."""
@@ -189,15 +200,18 @@ class HostWorkConfig:
     """Work a core does around every MVM, whatever the interface (scalar ops per element)."""
 
     quantize_ops_per_input: float = _p(
-        "op/element", "ops to scale and round one input element to the DAC's int8")
+        "op/element", "ops to scale and round one input element to the DAC's int8",
+        maximum=1e6)
     dequant_ops_per_output: float = _p(
         "op/element", "ops to rescale one int output to the activation format (also the "
-        "digital GEMM's requantisation)")
+        "digital GEMM's requantisation)", maximum=1e6)
     psum_ops_per_output: float = _p(
-        "op/element", "ops to add one row block's partial output into the accumulator")
+        "op/element", "ops to add one row block's partial output into the accumulator",
+        maximum=1e6)
     psum_sync_cycles: float = _p(
         "cycle", "tight coupling: hand-over of one chunk of partial sums between two cores "
-        "through the shared L2 (release store, the consumer's acquire of the flag line)")
+        "through the shared L2 (release store, the consumer's acquire of the flag line)",
+        maximum=1e9)
 
 
 @dataclass(frozen=True)
@@ -205,10 +219,11 @@ class TightConfig:
     """Tightly-coupled interface: tiles inside a core's pipeline (ALPINE's ISA extension)."""
 
     transfer_bytes: int = _p("B", "int8 values moved by one cmqueue / cmdequeue", 1,
-                             integer=True)
-    queue_cycles: float = _p("cycle", "latency of one cmqueue")
-    dequeue_cycles: float = _p("cycle", "latency of one cmdequeue")
-    process_cycles: float = _p("cycle", "latency of cmprocess (the MVM); the core stalls")
+                             maximum=2**20, integer=True)
+    queue_cycles: float = _p("cycle", "latency of one cmqueue", maximum=1e9)
+    dequeue_cycles: float = _p("cycle", "latency of one cmdequeue", maximum=1e9)
+    process_cycles: float = _p("cycle", "latency of cmprocess (the MVM); the core stalls",
+                              maximum=1e9)
 
 
 @dataclass(frozen=True)
@@ -216,19 +231,23 @@ class LooseConfig:
     """Loosely-coupled interface: tiles on the shared I/O bus, fed by DMA."""
 
     dma_register_writes: int = _p("count", "device-register writes to start one DMA job",
-                                  integer=True)
-    dma_register_latency_s: float = _p("s", "latency of one device-register access")
-    dma_driver_cycles: float = _p("cycle", "core cycles of driver code per DMA job")
+                                  maximum=1e6, integer=True)
+    dma_register_latency_s: float = _p("s", "latency of one device-register access",
+                                       maximum=1.0)
+    dma_driver_cycles: float = _p("cycle", "core cycles of driver code per DMA job",
+                                  maximum=1e9)
     completion_cycles: float = _p(
-        "cycle", "core cycles to take the completion interrupt and run its handler")
+        "cycle", "core cycles to take the completion interrupt and run its handler",
+        maximum=1e9)
     job_buffer_bytes: int = _p(
         "B", "a tile's DMA input buffer: one job moves as many input vectors as it holds "
-        "(at least one)", 1, integer=True)
-    link_bandwidth_bps: float = _p("B/s", "one tile's I/O bandwidth", 0, True)
+        "(at least one)", 1, maximum=2**40, integer=True)
+    link_bandwidth_bps: float = _p("B/s", "one tile's I/O bandwidth", 0, True, 1e14)
     bus_bandwidth_bps: float = _p(
-        "B/s", "shared bus bandwidth; concurrent transfers divide it", 0, True)
+        "B/s", "shared bus bandwidth; concurrent transfers divide it", 0, True, 1e14)
     bus_energy_j_per_byte: float = _p("J/B", "energy to move one byte between the cores' "
-                                      "memory and a loose tile (bus and link I/O)")
+                                      "memory and a loose tile (bus and link I/O)",
+                                      maximum=1e-3)
 
     def vectors_per_job(self, input_bytes):
         """Input vectors of ``input_bytes`` each that one DMA job moves: as many as
@@ -254,7 +273,7 @@ class PlacementConfig:
 
     coupling: str = field(metadata={"unit": "-", "doc": "tight (private to a core) or loose "
                                     "(one shared pool)", "choices": COUPLINGS})
-    tiles: int = _p("count", "AIMC tiles in the system", 0, integer=True)
+    tiles: int = _p("count", "AIMC tiles in the system", 0, maximum=MAX_TILES, integer=True)
     tile_placement: str = field(metadata={"unit": "-", "doc": "tight coupling: how tiles are "
                                           "divided among cores", "choices": TILE_PLACEMENTS})
     power_gating: str = field(metadata={"unit": "-", "doc": "which tiles burn static power "
@@ -339,32 +358,20 @@ _SHORTCUTS = {"cores": "cpu.cores", "tiles": "system.tiles", "coupling": "system
 
 
 def _check_value(section: str, f: dataclasses.Field, value: Any, origin: str) -> Any:
-    """Validate one parameter; returns it converted to the field's type."""
-    where = f"{origin}: {section}.{f.name}"
-    meta = f.metadata
+    """Validate one parameter against its physical bounds; returns it converted to the
+    field's type (NumPy scalars accepted)."""
+    where, name, meta = origin, f"{section}.{f.name}", f.metadata
     if "choices" in meta:
-        if value not in meta["choices"]:
-            raise PresetError(f"{where} must be one of {', '.join(meta['choices'])}; "
-                              f"got {value!r}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PresetError(f"{where} must be a number in {meta['unit']}, got {value!r}")
-    if not math.isfinite(value):
-        raise PresetError(f"{where} must be finite, got {value!r}")
+        return check_choice(value, name, meta["choices"], where=where, error=PresetError)
     if meta["integer"]:
-        if float(value) != int(value):
-            raise PresetError(f"{where} must be a whole number, got {value!r}")
-        value = int(value)
-    else:
-        value = float(value)
-    lo, hi = meta["min"], meta["max"]
-    if value < lo or (meta["exclusive"] and value == lo):
-        rel = ">" if meta["exclusive"] else ">="
-        raise PresetError(f"{where} = {value!r} {meta['unit']} is not physical: it must be "
-                          f"{rel} {lo:g}")
-    if hi is not None and value > hi:
-        raise PresetError(f"{where} = {value!r} must be <= {hi:g}")
-    return value
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # TOML and --set may spell a count 1e3 or 4.0
+        low = math.ceil(meta["min"] + (1 if meta["exclusive"] else 0))
+        high = None if meta["max"] is None else int(meta["max"])
+        return check_int(value, name, low=low, high=high, where=where, error=PresetError)
+    return check_float(value, name, low=meta["min"], high=meta["max"],
+                       low_open=meta["exclusive"], unit=meta["unit"].strip("1"), where=where,
+                       error=PresetError)
 
 
 def _parse_range(key: str, entry: dict, origin: str) -> PlausibleRange | None:
@@ -559,13 +566,18 @@ def _read_preset(name_or_path: str | Path, _seen: tuple = ()
     return str(doc.get("name", Path(text).stem)), values, sources, ranges, origin
 
 
+def override_key(key: str) -> str:
+    """The ``section.field`` an override key names (``cores`` -> ``cpu.cores``)."""
+    return _SHORTCUTS.get(key, key)
+
+
 def _apply_overrides(cfg: SystemConfig, overrides: dict) -> SystemConfig:
     parts = {s: getattr(cfg, s) for s in SECTIONS}
     sources, ranges = dict(cfg.sources), dict(cfg.ranges)
     checked_keys = []
     resolved = {}
     for key, value in overrides.items():
-        key = _SHORTCUTS.get(key, key)
+        key = override_key(key)
         if key in resolved:
             raise PresetError(f"override {key!r} is given twice ({resolved[key]!r} and "
                               f"{value!r}); give it once")

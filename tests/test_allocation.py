@@ -114,12 +114,13 @@ def test_enough_budget_maps_everything(strategy, budget):
 
 # ----------------------------------------------------------------------------- errors
 def test_unknown_strategy():
-    with pytest.raises(AimcError, match="unknown allocation 'random'.*layer-order.*optimal"):
+    with pytest.raises(AimcError, match="allocation must be one of layer-order.*optimal, "
+                       "got 'random'"):
         alloc("random", 4)
 
 
 def test_negative_budget():
-    with pytest.raises(AimcError, match=r"tile budget must be >= 0, got -1"):
+    with pytest.raises(AimcError, match=r"budget \(tiles\) must be an integer >= 0, got -1"):
         alloc("layer-order", -1)
 
 

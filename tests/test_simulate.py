@@ -449,22 +449,28 @@ def _net():
     return b.build()
 
 
-@pytest.mark.parametrize("kw, pattern", [
-    (dict(allocation="best"), r"unknown allocation 'best'; choose one of layer-order, "
-     r"largest-first, reuse-first, greedy-benefit, optimal"),
-    (dict(balancer="magic"), r"unknown balancer 'magic'; choose one of static-even, "
-     r"static-balanced, work-stealing"),
-    (dict(objective="area"), r"unknown objective 'area'; choose one of latency, energy"),
-    (dict(victim="oldest"), r"victim must be one of random, most-loaded, got 'oldest'"),
-    (dict(seed=-1), r"seed must be an integer >= 0, got -1"),
-    (dict(seed=1.5), r"seed must be an integer >= 0, got 1.5"),
-    (dict(tasks_per_core=0), r"tasks_per_core must be an integer >= 1, got 0"),
-    (dict(tasks_per_core=2.0), r"tasks_per_core must be an integer >= 1, got 2.0"),
-    (dict(steal_latency_s=-1e-9), r"steal_latency_s must be a number >= 0 \(s\), got -1e-09"),
+@pytest.mark.parametrize("kw, kind, pattern", [
+    (dict(allocation="best"), ValueError, r"allocation must be one of layer-order, "
+     r"largest-first, reuse-first, greedy-benefit, optimal, got 'best'"),
+    (dict(balancer="magic"), ValueError, r"balancer must be one of static-even, "
+     r"static-balanced, work-stealing, got 'magic'"),
+    (dict(objective="area"), ValueError, r"objective must be one of latency, energy, got 'area'"),
+    (dict(victim="oldest"), ValueError, r"victim must be one of random, most-loaded, got 'oldest'"),
+    (dict(seed=-1), ValueError,
+     r"seed must be an integer >= 0 and <= 9223372036854775807, got -1"),
+    (dict(seed=1.5), TypeError,
+     r"seed must be an integer >= 0 and <= 9223372036854775807, got 1.5"),
+    (dict(tasks_per_core=0), ValueError, r"tasks_per_core must be an integer >= 1 and <= 256, "
+     r"got 0"),
+    (dict(tasks_per_core=2.0), TypeError, r"tasks_per_core must be an integer >= 1 and <= 256, "
+     r"got 2.0"),
+    (dict(steal_latency_s=-1e-9), ValueError, r"steal_latency_s must be a finite number >= 0 "
+     r"and <= 1 \(s\), got -1e-09"),
 ])
-def test_api_errors(kw, pattern):
-    with pytest.raises(AimcError, match=pattern):
+def test_api_errors(kw, kind, pattern):
+    with pytest.raises(AimcError, match=pattern) as err:
         simulate(_net(), **kw)
+    assert isinstance(err.value, kind)
 
 
 # ----------------------------------------------------------------- every network and format

@@ -292,8 +292,8 @@ def test_equal_layers_share_a_cache_entry_and_keep_their_spelling(tmp_path):
      "accepted: network, preset, cores, tiles, coverage"),
     ({"network": NET, "tiles": []}, {}, "grid['tiles'] is an empty list"),
     ({"network": NET, "tiles": [1], "coverage": [0.5]}, {}, "both 'tiles' and 'coverage'"),
-    ({"network": NET}, {"executor": "threads"}, "unknown executor 'threads'; choose one of "
-     "inprocess, processes, dask"),
+    ({"network": NET}, {"executor": "threads"}, "executor must be one of inprocess, processes, "
+     "dask, got 'threads'"),
     ({"tiles": [1]}, {}, "needs grid key 'network'"),
     ({"network": NET, "tiles": [-1]}, {}, "grid['tiles']: -1 is not an integer >= 0"),
     ({"network": NET, "balancer": "fast"}, {}, "grid['balancer']: 'fast' is not one of"),
@@ -307,7 +307,7 @@ def test_equal_layers_share_a_cache_entry_and_keep_their_spelling(tmp_path):
      "'coverage' for study 'layer'; accepted: layer, preset, cores, tiles, balancer, seed"),
     ({"layer": "dense:1"}, {"study": "layer"}, "bad layer spec 'dense:1'"),
     ({"layer": "conv:3:8:7:4"}, {"study": "layer"}, "bad layer spec 'conv:3:8:7:4'"),
-    ({"network": NET}, {"study": "layers"}, "unknown study 'layers'"),
+    ({"network": NET}, {"study": "layers"}, "study must be one of network, layer, got 'layers'"),
     ({"network": NET}, {"address": "tcp://127.0.0.1:8786"}, "use it with executor='dask'"),
     ({"network": NET}, {"workers": 0}, "workers must be an integer >= 1"),
     ([("network", NET)], {}, "grid must be a mapping"),
@@ -364,7 +364,7 @@ def test_aimc_sweep_writes_csv_and_summary(tmp_path, capsys):
     (["--tiles", "0,,8"], "--tiles takes a comma-separated list without empty items"),
     (["--tiles", "8", "--coverage", "0.5"], "both 'tiles' and 'coverage'"),
     (["--set", "tile.mvm_latency_s"], "--set takes SECTION.FIELD=V1,V2,..."),
-    (["--executor", "threads"], "unknown executor 'threads'"),
+    (["--executor", "threads"], "executor must be one of inprocess, processes, dask, got 'threads'"),
 ])
 def test_aimc_sweep_errors(tmp_path, capsys, argv, message):
     code = cli.main(["sweep", "--network", NET, *argv, "-o", str(tmp_path / "x.csv")])

@@ -258,15 +258,16 @@ def test_missing_section_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("section, fname, value, words", [
-    ("cpu", "clock_hz", -2e9, ["cpu.clock_hz", "> 0"]),
-    ("cpu", "clock_hz", 0.0, ["cpu.clock_hz", "> 0"]),  # exclusive bound
+    ("cpu", "clock_hz", -2e9, ["cpu.clock_hz", ">= 1e+06 and <= 1e+11", "Hz"]),
+    ("cpu", "clock_hz", 2.0, ["cpu.clock_hz", ">= 1e+06 and <= 1e+11"]),  # below physics
     ("tile", "mvm_energy_per_row_j", -1e-12, ["tile.mvm_energy_per_row_j", ">= 0"]),
-    ("cpu", "gemm_efficiency", 1.5, ["cpu.gemm_efficiency", "<= 1"]),
+    ("cpu", "gemm_efficiency", 1.5, ["cpu.gemm_efficiency", "> 0 and <= 1"]),
+    ("cpu", "gemm_efficiency", 0.0, ["cpu.gemm_efficiency", "> 0 and <= 1"]),  # exclusive bound
     ("cpu", "gemm_n_half", -1.0, ["cpu.gemm_n_half", "output", ">= 0"]),
-    ("cpu", "cores", 0, ["cpu.cores", ">= 1"]),
-    ("cpu", "cores", 2.5, ["cpu.cores", "whole number"]),
-    ("tile", "rows", "many", ["tile.rows", "number"]),
-    ("tile", "rows", True, ["tile.rows", "number"]),
+    ("cpu", "cores", 0, ["cpu.cores", ">= 1 and <= 1024"]),
+    ("cpu", "cores", 2.5, ["cpu.cores", "integer"]),
+    ("tile", "rows", "many", ["tile.rows", "integer"]),
+    ("tile", "rows", True, ["tile.rows", "integer"]),
     ("tile", "mvm_latency_s", float("nan"), ["tile.mvm_latency_s", "finite"]),
     ("tile", "mvm_latency_s", float("inf"), ["tile.mvm_latency_s", "finite"]),
     ("system", "coupling", "medium", ["system.coupling", "tight", "loose"]),
@@ -440,7 +441,8 @@ def _valid_override(draw):
     meta = f.metadata
     lo = meta["min"]
     if meta["integer"]:
-        value = draw(st.integers(max(int(lo), 1 if meta["exclusive"] else int(lo)), 4096))
+        hi = min(4096, meta["max"]) if meta["max"] is not None else 4096
+        value = draw(st.integers(max(int(lo), 1 if meta["exclusive"] else int(lo)), int(hi)))
     else:
         hi = meta["max"] if meta["max"] is not None else 1e12
         value = draw(st.floats(lo, hi, exclude_min=meta["exclusive"]))
