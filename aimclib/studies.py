@@ -283,8 +283,9 @@ def gantt_intervals(trace: pd.DataFrame, window: tuple[float, float] | None = No
     """Busy intervals of a :attr:`SimResult.trace` laid out as Gantt rows.
 
     Rows: one per core (``core c``), then tile rows: ``tile_rows="each"`` gives every tile busy
-    in the window its own row (labelled with its owner core when ``tiles``, the
-    :attr:`SimResult.tiles` table, is given and the coupling is tight); ``"bins"`` groups
+    in the window its own row (labelled with its owner core, ``tile 3 (core 0)``, or
+    ``tile 3 (shared)`` for a loose tile any core uses, when ``tiles``, the
+    :attr:`SimResult.tiles` table, is given); ``"bins"`` groups
     consecutive tile ids (a layer's tiles are consecutive) into at most ``tile_bins`` rows;
     ``"none"`` drops tiles. Intervals are clipped to ``window`` (s) when given, and with
     ``relative=True`` their times count from the window's start (so schedules of different
@@ -325,8 +326,9 @@ def gantt_intervals(trace: pd.DataFrame, window: tuple[float, float] | None = No
             if tiles is not None and not tiles.empty:
                 owner = dict(zip(tiles["tile"], tiles["owner_core"]))
             tl["row_pos"] = n_cores + tl["id"].map(pos)
-            tl["row"] = [f"tile {tid}" + (f" (core {owner[tid]})" if owner.get(tid, -1) >= 0
-                                          else "") for tid in tl["id"]]
+            tl["row"] = [f"tile {tid}" + ("" if tid not in owner else f" (core {owner[tid]})"
+                                          if owner[tid] >= 0 else " (shared)")
+                         for tid in tl["id"]]
         else:
             lo, hi = int(ids[0]), int(ids[-1])
             edges = np.unique(np.linspace(lo, hi + 1, min(tile_bins, hi - lo + 1) + 1)
