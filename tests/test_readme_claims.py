@@ -40,13 +40,14 @@ def test_claims_roundtrip_and_update(tmp_path):
     assert problems == ["speed: README '2.00x' != data '1.97x'"]
     # a re-run notebook drops its old claims, keeps the others'
     Claims(path, "01_x").add("speed", 2.0, "{:.2f}x")
-    assert set(flatten(load(path))) == {"speed", "other"}
+    assert flatten(load(path)) == {"speed": "2.00x", "other": "vgg16"}
     with pytest.raises(ParameterError, match="already a claim of 02_y"):
-        Claims(path, "01_x").add("other", 1)
+        Claims(path, "03_z").add("other", 1)
     # the command line: --check reports and fails, a plain run rewrites, unknown names fail
     md = tmp_path / "x.md"
-    md.write_text(text)
+    md.write_text("a <!--claim:speed-->1.97x<!--/claim-->")
     assert main([str(md), "--claims", str(path), "--check"]) == 1
+    assert "1.97x" in md.read_text()
     assert main([str(md), "--claims", str(path)]) == 0
     assert "2.00x" in md.read_text() and main([str(md), "--claims", str(path), "--check"]) == 0
     md.write_text("<!--claim:nope-->1<!--/claim-->")
