@@ -44,6 +44,7 @@ import matplotlib.ticker as mticker
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from .errors import ParameterError
 
@@ -236,6 +237,9 @@ def log_axis(ax: Axes, which: str = "y") -> None:
     subs = (1.0,) if decades > 2.2 else (1.0, 2.0, 5.0) if decades > 0.8 else \
         (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)
     axis.set_major_locator(mticker.LogLocator(base=10, subs=subs))
+    if sum(min(lo, hi) <= t <= max(lo, hi) for t in axis.get_major_locator()()) < 3:
+        # a narrow range (e.g. 0.93-1.0): evenly spaced plain ticks say more than one label
+        axis.set_major_locator(mticker.MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
     axis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(mticker.NullFormatter())
 
@@ -250,11 +254,23 @@ SAVE_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Produ
 """Metadata removed from saved files so that a re-run writes byte-identical files."""
 
 
+def small_texts(fig: Figure) -> list[str]:
+    """The visible texts of ``fig`` set below :data:`MIN_FONT_PT` (``"'label': 6.0 pt"``)."""
+    return [f"{t.get_text()!r}: {t.get_fontsize():g} pt" for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text().strip() and t.get_fontsize() < MIN_FONT_PT]
+
+
 def save(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", "pdf"),
          dpi: int = 300) -> list[Path]:
     """Save ``fig`` as ``stem.png`` and ``stem.pdf`` (creating folders) at its own size (the
     PDF page is exactly the figure's width), without dates or software versions, so a re-run
-    rewrites identical bytes; returns the paths."""
+    rewrites identical bytes; returns the paths. A figure that is not one or two columns wide,
+    or has text below :data:`MIN_FONT_PT`, is refused (:class:`ParameterError`)."""
+    width_in(fig.get_figwidth())
+    small = small_texts(fig)
+    if small:
+        raise ParameterError(f"figure {Path(stem).name}: text below {MIN_FONT_PT:g} pt is "
+                             f"unreadable in print: {'; '.join(small[:5])}")
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -132,22 +132,24 @@ def _layer_frame(df: pd.DataFrame, value: str) -> pd.DataFrame:
 def _cores_legend(fig: Figure, couplings: Sequence[str], cores: Sequence[int],
                   loc: str = "outside upper center") -> None:
     """One legend: couplings (colour) and core counts (marker, darker = fewer cores)."""
-    handles = [Line2D([], [], color=fs.COUPLING[c], lw=1.5, label=f"{c} coupling")
-               for c in couplings]
+    handles = [Line2D([], [], color=fs.COUPLING[c], lw=1.5, label=f"{c} coupling",
+                      ls="-" if c == "tight" else (0, (3, 2))) for c in couplings]
     handles += [Line2D([], [], color=fs.NEUTRAL, marker=fs.core_marker(c), ls="none",
                        label=f"{c} core{'s' if c != 1 else ''}") for c in cores]
     fig.legend(handles=handles, loc=loc, ncols=len(handles))
 
 
 def _layer_panel(ax, part: pd.DataFrame, value: str, couplings, cores) -> None:
-    """One layer's ``value`` against its tile budget: a line where the layer has three or
-    more budgets, markers only where it has two (no trend was measured between them)."""
+    """One layer's ``value`` against its tile budget: a line (tight solid, loose dashed) where
+    the layer has three or more budgets, markers only where it has two (no trend was measured
+    between them)."""
     for coupling in couplings:
         colors = fs.core_colors(coupling, cores)
         for c in cores:
             pts = part[(part["coupling"] == coupling) & (part["cores"] == c)].sort_values(
                 "budget_pct")
-            ls = "-" if len(pts) >= 3 else "none"
+            # loose dashed over tight solid: where both couplings coincide, both stay visible
+            ls = ("-" if coupling == "tight" else (0, (3, 2))) if len(pts) >= 3 else "none"
             ax.plot(pts["budget_pct"], pts[value], ls=ls, color=colors[c],
                     marker=fs.core_marker(c), markersize=3, lw=0.9)
     fs.unity(ax)
