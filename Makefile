@@ -10,8 +10,11 @@ STAMP  := $(VENV)/.installed-stamp
 KERNEL := aimclib
 # Notebooks run by `make figures`: every numbered study notebook but the interactive explorer.
 NOTEBOOKS := $(filter-out notebooks/05_explorer.ipynb,$(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb)))
-# QUICK=1 runs the notebooks with the small grids of notebooks/params/quick/ (CI, smoke tests).
+# QUICK=1 runs the notebooks with the small grids of notebooks/params/quick/ (CI, smoke tests)
+# and writes under the git-ignored build/quick/, never over the committed figures/ and data/.
 PARAMS := $(if $(QUICK),quick,full)
+QUICK_DIRS := --figures-dir build/quick/figures --data-dir build/quick/data \
+              --output-dir build/quick/notebooks
 
 .PHONY: help setup figures test clean-output
 
@@ -28,8 +31,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv with aimclib and its dependencies, register the notebook kernel
 
-figures: $(STAMP)  ## regenerate every figure and data table (QUICK=1 for small grids)
-	$(BIN)/python -m aimclib.pipeline --params $(PARAMS) $(NOTEBOOKS)
+figures: $(STAMP)  ## regenerate every figure and data table, update README numbers (QUICK=1: small grids into build/quick/)
+	$(BIN)/python -m aimclib.pipeline --params $(PARAMS) $(if $(QUICK),$(QUICK_DIRS)) $(NOTEBOOKS)
+	$(if $(QUICK),,$(BIN)/python -m aimclib.claims README.md)
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest

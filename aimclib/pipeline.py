@@ -4,12 +4,15 @@ Each notebook ``notebooks/NN_name.ipynb`` runs with its parameters from
 ``notebooks/params/<mode>/NN_name.yaml`` (when present) plus ``figures_dir`` and ``data_dir``,
 with the notebook folder as working directory; the executed copy goes to
 ``notebooks/output/`` (git-ignored). At the end it lists the figures and tables written.
+``make figures QUICK=1`` points ``--figures-dir``/``--data-dir``/``--output-dir`` at the
+git-ignored ``build/quick/``, so the small grids never overwrite the committed results.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,9 +41,27 @@ def run_notebook(notebook: Path, mode: str, figures_dir: Path, data_dir: Path,
     params.update(extra or {})
     output_dir.mkdir(parents=True, exist_ok=True)
     out = output_dir / notebook.name
-    pm.execute_notebook(str(notebook), str(out), parameters=params, cwd=str(notebook.parent),
-                        kernel_name=_kernel_name(), progress_bar=False)
+    with tempfile.TemporaryDirectory(prefix="aimc-kernel-") as sockets:
+        km = _local_kernel_manager(Path(sockets))
+        try:
+            pm.execute_notebook(str(notebook), str(out), parameters=params,
+                                cwd=str(notebook.parent), kernel_name=km.kernel_name,
+                                progress_bar=False, km=km)
+        finally:  # papermill shuts down only the kernels it created itself
+            if km.has_kernel:
+                km.shutdown_kernel(now=False)
+            km.cleanup_resources()
     return out
+
+
+def _local_kernel_manager(sockets: Path):
+    """A kernel manager whose kernel talks over Unix-domain sockets in ``sockets``: the
+    channels never leave the machine, and ipykernel has no reason to warn (as it does for
+    its default, unencrypted TCP on localhost)."""
+    from jupyter_client.manager import KernelManager
+
+    return KernelManager(kernel_name=_kernel_name(), transport="ipc",
+                         ip=str(sockets / "kernel"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,10 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         out = run_notebook(nb, args.params, args.figures_dir, args.data_dir, args.output_dir)
         print(f"  done in {time.perf_counter() - t0:.1f} s -> {out}", flush=True)
     print(f"\nall {len(args.notebooks)} notebooks ran in {time.perf_counter() - start:.1f} s")
-    for label, folder, pattern in (("figures", args.figures_dir, "*.png"),
+    for label, folder, pattern in (("figures", args.figures_dir, "**/*.png"),
                                    ("tables", args.data_dir, "*.csv")):
         files = sorted(folder.glob(pattern))
-        print(f"{label} in {folder}: " + ", ".join(f.name for f in files))
+        print(f"{label} in {folder}: " + ", ".join(f.relative_to(folder).as_posix()
+                                                   for f in files))
     return 0
 
 

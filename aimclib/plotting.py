@@ -1,39 +1,69 @@
-"""Figures of the workbench (seaborn/matplotlib). Every axis carries its unit or says 'count'.
+"""Figures of the workbench. Every axis carries its unit or says 'count'.
 
-Figures are saved with :func:`save_figure`, which strips the PDF creation date so that a
-re-run rewrites identical files.
+Every function returns a :class:`matplotlib.figure.Figure` built in the style of
+:mod:`aimclib.figstyle` (IEEE column widths, fonts >= 7 pt, one meaning per colour); save it
+with :func:`aimclib.figstyle.save`. Studies too large for one column-width figure have a main
+figure (fewer panels) and a ``*_grid`` function drawing every panel, meant for
+``figures/extra/``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from pathlib import Path
 
-import matplotlib.pyplot as plt
-import matplotlib.ticker as mticker
+import matplotlib as mpl
+import numpy as np
 import pandas as pd
-import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
+from . import figstyle as fs
 from .network import Network
 from .studies import CORE_SHARES, achieved_coverage, layer_label, require_columns
 
+COUPLING_MARKERS = {"tight": "o", "loose": "s"}
+"""Markers that tell the couplings apart where colour shows something else (Pareto front)."""
 
-def save_figure(fig: plt.Figure, stem: str | Path, formats: Sequence[str] = ("png", "pdf"),
-                dpi: int = 150) -> list[Path]:
-    """Save ``fig`` as ``stem.png`` and ``stem.pdf`` (reproducible bytes); returns the paths."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for fmt in formats:
-        path = stem.with_suffix(f".{fmt}")
-        meta = {"CreationDate": None} if fmt == "pdf" else {}
-        if fmt == "png":
-            meta = {"Software": None}
-        fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata=meta)
-        paths.append(path)
-    return paths
+VISIBLE_SHARE_PCT = 0.5
+"""Core-time components below this share (%) of every core are too thin to draw; the
+utilisation figure names them with their largest share instead."""
 
 
+def _ordered(values, preferred) -> list:
+    """``values``' distinct entries, those in ``preferred`` first in its order."""
+    present = list(dict.fromkeys(values))
+    return [v for v in preferred if v in present] + [v for v in present if v not in preferred]
+
+
+def _value_label(value: str) -> str:
+    return {"speedup": "speedup (x)", "energy_gain": "energy gain (x)"}.get(value, value)
+
+
+def _facets(fig_height_per_row: float, keys: Sequence, ncols: int, extra_in: float = 0.55,
+            sharex: bool = False):
+    """A double-width figure with one panel per key (``ncols`` per row); unused cells are
+    removed. Returns ``(fig, {key: ax})``."""
+    nrows = math.ceil(len(keys) / ncols)
+    fig, axes = fs.figure("double", height_in=fig_height_per_row * nrows + extra_in,
+                          nrows=nrows, ncols=ncols, sharex=sharex)
+    for ax in axes.flat[len(keys):]:
+        ax.remove()
+    return fig, dict(zip(keys, axes.flat))
+
+
+def _label_outer(axes: dict, xlabel: str, ylabel: str, ncols: int) -> None:
+    """x label on the lowest panel of each column, y label on the first of each row."""
+    keys = list(axes)
+    for i, key in enumerate(keys):
+        if i % ncols == 0:
+            axes[key].set_ylabel(ylabel)
+        if i + ncols >= len(keys):
+            axes[key].set_xlabel(xlabel)
+
+
+# ------------------------------------------------------------------------------ networks
 def network_layers_frame(nets: Sequence[Network]) -> pd.DataFrame:
     """Per-layer MVM weights and MACs of the conv/linear layers of ``nets`` (one tidy table)."""
     frames = []
@@ -46,447 +76,612 @@ def network_layers_frame(nets: Sequence[Network]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[cols]
 
 
-def plot_network_reuse(nets: Sequence[Network]) -> plt.Figure:
-    """Per-layer MVM weights against MACs (log-log): weight reuse of each network's layers.
-
-    A point's distance above the diagonal ``MACs = weights`` is the layer's reuse (MACs per
-    stored weight): linear layers sit on the diagonal, early convolutions far above it.
-    """
+@fs.styled
+def plot_network_reuse(nets: Sequence[Network]) -> Figure:
+    """Per-layer MVM weights against MACs (log-log; one point per conv or linear layer), one
+    panel per network, and each
+    network's MACs per weight (bars). A point's height above the one-MAC-per-weight diagonal
+    is the layer's reuse: linear layers sit on it, early convolutions far above it."""
     df = network_layers_frame(nets)
-    sns.set_theme(style="whitegrid", context="paper")
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), gridspec_kw={"width_ratios": [1.4, 1]})
-    ax = axes[0]
-    sns.scatterplot(data=df, x="weights", y="macs", hue="network", style="kind",
-                    ax=ax, s=22, alpha=0.8, linewidth=0)
-    lo = max(1, df["weights"].min())
-    hi = df["weights"].max()
-    ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, ls="--", label="1 MAC per weight")
-    ax.set(xscale="log", yscale="log", xlabel="MVM weights per layer (count)",
-           ylabel="MACs per layer (count)", title="Per-layer weights vs work (batch 1)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ax = axes[1]
+    names = list(dict.fromkeys(df["network"]))
+    ncols = 3
+    nrows = math.ceil(len(names) / ncols)
+    mosaic = [[names[r * ncols + c] if r * ncols + c < len(names) else "."
+               for c in range(ncols)] + ["reuse"] for r in range(nrows)]
+    fig, axes = fs.figure("double", height_in=1.45 * nrows + 0.55, mosaic=mosaic,
+                          gridspec_kw={"width_ratios": [1] * ncols + [1.15]})
+    lo, hi = max(1, df["weights"].min()), df["weights"].max()
+    ylo, yhi = max(1, df["macs"].min()), df["macs"].max()
+    markers = {"conv": dict(marker="o", s=7, facecolors="none", edgecolors=fs.NEUTRAL,
+                            linewidths=0.5),
+               "linear": dict(marker="x", s=12, color=fs.NEUTRAL, linewidths=0.7)}
+    for i, name in enumerate(names):
+        ax = axes[name]
+        part = df[df["network"] == name]
+        for kind, style in markers.items():
+            sel = part[part["kind"] == kind]
+            ax.scatter(sel["weights"], sel["macs"], label=f"{kind} layer", zorder=2, **style)
+        ax.plot([lo, hi], [lo, hi], color=fs.REFERENCE, lw=0.7, label="1 MAC per weight",
+                zorder=1)
+        ax.set(xscale="log", yscale="log", xlim=(lo / 2, hi * 2), ylim=(ylo / 2, yhi * 3))
+        ax.set_title(name)
+        if i % ncols == 0:
+            ax.set_ylabel("MACs (count)")
+        if i + ncols >= len(names):
+            ax.set_xlabel("MVM weights (count)")
+    ax = axes["reuse"]
     summary = pd.DataFrame([n.summary() for n in nets])
-    sns.barplot(data=summary, y="name", x="macs_per_weight", ax=ax, color="tab:blue")
-    ax.bar_label(ax.containers[0], fmt="%.0f", fontsize=7, padding=2)
-    ax.set(xlabel="network MACs per MVM weight (MAC/weight)", ylabel="",
-           title="Weight reuse per network")
-    fig.tight_layout()
+    bars = ax.barh(summary["name"], summary["macs_per_weight"], color=fs.NEUTRAL, height=0.6)
+    ax.bar_label(bars, fmt="%.0f", padding=2)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.25 * summary["macs_per_weight"].max())
+    ax.set(xlabel="MACs per MVM weight (MAC/weight)", title="weight reuse per network")
+    ax.grid(axis="y", visible=False)
+    handles, labels = axes[names[0]].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=3)
     return fig
 
 
-# ------------------------------------------------------------------------------ study figures
-COUPLING_COLORS = {"tight": "tab:blue", "loose": "tab:orange"}
-"""One color per coupling, shared by every study figure."""
-KIND_COLORS = {"digital": "tab:blue", "analog": "tab:orange", "stolen-digital": "tab:red",
-               "mvm": "tab:green"}
-"""Gantt colors: core work (digital, analog = driving a tile, stolen-digital) and tile MVMs."""
-SHARE_COLORS = {"digital": "tab:blue", "analog": "tab:orange", "steal": "tab:red",
-                "idle": "lightgrey"}
-"""Core-time component colors of the utilisation bars."""
-BALANCER_DASHES = {"static-even": (4, 2), "static-balanced": "", "work-stealing": (1, 1.5)}
-"""Line styles of the balancers: static-balanced solid, static-even dashed, stealing dotted."""
+# ------------------------------------------------------------------------------ single layers
+def _layer_frame(df: pd.DataFrame, value: str) -> pd.DataFrame:
+    require_columns(df, ["layer", "tiles", "tiles_needed", "cores", "coupling", value],
+                    "single-layer plot")
+    return df.assign(budget_pct=100.0 * df["tiles"] / df["tiles_needed"])
 
 
-def _theme() -> None:
-    sns.set_theme(style="whitegrid", context="paper")
+def _cores_legend(fig: Figure, couplings: Sequence[str], cores: Sequence[int],
+                  loc: str = "outside upper center") -> None:
+    """One legend: couplings (colour) and core counts (marker, darker = fewer cores)."""
+    handles = [Line2D([], [], color=fs.COUPLING[c], lw=1.5, label=f"{c} coupling",
+                      ls="-" if c == "tight" else (0, (3, 2))) for c in couplings]
+    handles += [Line2D([], [], color=fs.NEUTRAL, marker=fs.core_marker(c), ls="none",
+                       label=f"{c} core{'s' if c != 1 else ''}") for c in cores]
+    fig.legend(handles=handles, loc=loc, ncols=len(handles))
 
 
-def _unity(ax: plt.Axes) -> None:
-    ax.axhline(1.0, color="grey", lw=0.8, ls=":", zorder=0)
+def _layer_panel(ax, part: pd.DataFrame, value: str, couplings, cores) -> None:
+    """One layer's ``value`` against its tile budget: a line (tight solid, loose dashed) where
+    the layer has three or more budgets, markers only where it has two (no trend was measured
+    between them)."""
+    for coupling in couplings:
+        colors = fs.core_colors(coupling, cores)
+        for c in cores:
+            pts = part[(part["coupling"] == coupling) & (part["cores"] == c)].sort_values(
+                "budget_pct")
+            # loose dashed over tight solid: where both couplings coincide, both stay visible
+            ls = ("-" if coupling == "tight" else (0, (3, 2))) if len(pts) >= 3 else "none"
+            ax.plot(pts["budget_pct"], pts[value], ls=ls, color=colors[c],
+                    marker=fs.core_marker(c), markersize=3, lw=0.9)
+    fs.unity(ax)
+    fs.log_axis(ax)
+    ax.set_xlim(-5, 105)
+    ax.set_title(layer_label(part["layer"].iloc[0]))
 
 
-def _log_axis(ax: plt.Axes, which: str = "y") -> None:
-    """Log scale with plain-number tick labels: 1, 2, 5, 10, ... or, over more than two
-    decades, 1, 10, 100, ... Call it after plotting (it reads the axis limits)."""
-    axis = ax.yaxis if which == "y" else ax.xaxis
-    (ax.set_yscale if which == "y" else ax.set_xscale)("log")
-    ax.autoscale_view()
-    lo, hi = ax.get_ylim() if which == "y" else ax.get_xlim()
-    wide = hi / lo > 1e2
-    axis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0,) if wide else (1.0, 2.0, 5.0)))
-    axis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    axis.set_minor_formatter(mticker.NullFormatter())
+def _layer_axes_labels(value: str) -> tuple[str, str]:
+    return ("tiles (% of whole layer)",
+            {"speedup": "speedup (x, log)", "energy_gain": "energy gain (x, log)"}.get(
+                value, value))
 
 
-def _cores_palette(values) -> dict:
-    """Ordered colors for core counts (dark to light, without viridis' pale yellow end)."""
-    levels = sorted(set(values))
-    cmap = plt.get_cmap("viridis")
-    return {c: cmap(0.88 * i / max(1, len(levels) - 1)) for i, c in enumerate(levels)}
+@fs.styled
+def plot_layer_coverage(df: pd.DataFrame, value: str = "speedup", curves: int = 4) -> Figure:
+    """Single-layer ``value`` (``speedup`` or ``energy_gain``, against the same cores without
+    tiles). Top: up to ``curves`` layers with three or more tile budgets, ``value`` against the
+    budget (share of the tiles that hold the whole layer; the cost model maps only the units
+    that make the layer faster, so a budget may stay unused). Bottom: every layer with its
+    whole-layer budget, one marker per coupling and core count.
 
-
-def _ordered(values, preferred) -> list:
-    """``values``' distinct entries, those in ``preferred`` first in its order."""
-    present = list(dict.fromkeys(values))
-    return [v for v in preferred if v in present] + [v for v in present if v not in preferred]
-
-
-def plot_layer_coverage(df: pd.DataFrame, value: str = "speedup") -> plt.Figure:
-    """Single-layer ``value`` (``speedup`` or ``energy_gain``) against the share of the layer's
-    weights on tiles: one panel per layer, color = cores, line style = coupling.
-
-    ``df`` is a layer sweep (one row per layer spec, preset, cores and tile budget); panels
-    are titled with :func:`aimclib.studies.layer_label`.
+    ``df`` is a layer sweep (:func:`aimclib.studies.sweep_layer_coverage`).
     """
-    require_columns(df, ["layer", "coverage", "cores", "coupling", value],
-                    "plot_layer_coverage")
-    _theme()
-    data = df.assign(coverage_pct=100.0 * df["coverage"], label=df["layer"].map(layer_label))
-    ylabel = {"speedup": "speedup vs all-digital (x, log)",
-              "energy_gain": "energy gain vs all-digital (x, log)"}.get(value, value)
-    g = sns.relplot(data=data, x="coverage_pct", y=value, col="label", col_wrap=3,
-                    hue="cores", style="coupling", markers=True, kind="line", errorbar=None,
-                    palette=_cores_palette(data["cores"]), height=2.6, aspect=1.3,
-                    facet_kws={"sharey": False},
-                    style_order=_ordered(data["coupling"], ("tight", "loose")),
-                    col_order=list(dict.fromkeys(data["label"])))
-    for ax in g.axes.flat:
-        _log_axis(ax)
-        _unity(ax)
-    g.set_titles("{col_name}")
-    g.set_axis_labels("layer weights on tiles (%)", ylabel)
-    what = "Speedup" if value == "speedup" else "Energy gain"
-    g.figure.suptitle(f"{what} of single layers against their coverage by tiles", y=1.02)
-    return g.figure
+    data = _layer_frame(df, value)
+    layers = list(dict.fromkeys(data["layer"]))
+    couplings = _ordered(data["coupling"], fs.COUPLING)
+    cores = sorted(data["cores"].unique())
+    steps = data.groupby("layer")["tiles"].nunique()
+    curved = [lay for lay in layers if steps[lay] >= 3][:curves]
+    top = curved + ["."] * (max(1, len(curved)) - len(curved))
+    fig, axes = fs.figure("double", height_in=4.3, mosaic=[top, ["full"] * len(top)])
+    xlabel, ylabel = _layer_axes_labels(value)
+    for i, lay in enumerate(curved):
+        _layer_panel(axes[lay], data[data["layer"] == lay], value, couplings, cores)
+        axes[lay].set_xlabel(xlabel)
+        if i == 0:
+            axes[lay].set_ylabel(ylabel)
+    ax = axes["full"]
+    full = data[data["tiles"] == data.groupby("layer")["tiles"].transform("max")]
+    series = [(cp, c) for cp in couplings for c in cores]
+    width = 0.8 / len(series)
+    for k, (cp, c) in enumerate(series):
+        pts = full[(full["coupling"] == cp) & (full["cores"] == c)]
+        x = [layers.index(lay) - 0.4 + width * (k + 0.5) for lay in pts["layer"]]
+        ax.plot(x, pts[value], ls="none", marker=fs.core_marker(c),
+                color=fs.core_colors(cp, cores)[c], markersize=3.5)
+    ax.set_xticks(range(len(layers)), [layer_label(lay) for lay in layers], rotation=20,
+                  ha="right")
+    ax.grid(axis="x", visible=False)
+    for i in range(1, len(layers)):
+        ax.axvline(i - 0.5, color=fs.RC["grid.color"], lw=0.5, zorder=0)
+    fs.unity(ax)
+    fs.log_axis(ax)
+    ax.set_xlim(-0.5, len(layers) - 0.5)
+    ax.set(ylabel=ylabel, title="whole layer on tiles")
+    _cores_legend(fig, couplings, cores)
+    return fig
 
 
+@fs.styled
+def plot_layer_coverage_grid(df: pd.DataFrame, value: str = "speedup") -> Figure:
+    """Every layer of the sweep in its own panel: ``value`` against the tile budget (see
+    :func:`plot_layer_coverage`); two-budget layers are drawn as markers only."""
+    data = _layer_frame(df, value)
+    layers = list(dict.fromkeys(data["layer"]))
+    couplings = _ordered(data["coupling"], fs.COUPLING)
+    cores = sorted(data["cores"].unique())
+    fig, axes = _facets(1.75, layers, 3)
+    for lay, ax in axes.items():
+        _layer_panel(ax, data[data["layer"] == lay], value, couplings, cores)
+    _label_outer(axes, *_layer_axes_labels(value), ncols=3)
+    _cores_legend(fig, couplings, cores)
+    return fig
+
+
+@fs.styled
 def plot_coupling_crossover(by_positions: pd.DataFrame, by_vectors: pd.DataFrame,
-                            layer: str, vectors_layer: str) -> plt.Figure:
+                            layer: str, vectors_layer: str) -> Figure:
     """Loose-to-tight speedup ratio of fully mapped layers: left against the layer's output
     positions ``m`` (MVMs per tile), right against the loose interface's vectors per DMA
     job. Both tables come from :func:`aimclib.studies.coupling_ratio` (columns ``gemm_m`` or
-    ``set:loose.vectors_per_job``, ``cores``, ``ratio``)."""
-    _theme()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    vpj = "set:loose.vectors_per_job"
+    ``vectors_per_job`` (:func:`aimclib.studies.with_vectors_per_job`), ``cores``,
+    ``ratio``)."""
+    fig, axes = fs.figure("double", height_in=2.5, nrows=1, ncols=2)
+    vpj = "vectors_per_job"
+    cores = sorted(set(by_positions["cores"]) | set(by_vectors["cores"]))
+    colors = fs.core_colors(None, cores)
     for ax, data, x, xlabel, title in (
-            (axes[0], by_positions, "gemm_m", "output positions m = MVMs per tile (count, log)",
-             f"{layer}: vary the feature map"),
-            (axes[1], by_vectors, vpj, "input vectors per DMA job (count, log)",
-             f"{vectors_layer}: vary the DMA job size")):
-        sns.lineplot(data=data, x=x, y="ratio", hue="cores", palette=_cores_palette(
-            data["cores"]), marker="o", errorbar=None, ax=ax)
-        _log_axis(ax, "x")
-        _log_axis(ax, "y")
-        ax.set(xlabel=xlabel, ylabel="loose / tight speedup (x, log; > 1: loose faster)",
-               title=title)
-        ax.axhline(1.0, color="black", lw=0.9, ls="--", zorder=0)
-        ax.legend(title="cores", fontsize=8, frameon=False, loc="lower right")
-    fig.suptitle("Tight vs loose coupling: where a DMA job pays off", y=1.02)
-    fig.tight_layout()
+            (axes[0, 0], by_positions, "gemm_m", "output positions m = MVMs per tile "
+             "(count, log)", f"(a) {layer}: feature map grows"),
+            (axes[0, 1], by_vectors, vpj, "input vectors per DMA job (count, log)",
+             f"(b) {vectors_layer}: DMA job grows")):
+        for c in cores:
+            pts = data[data["cores"] == c].sort_values(x)
+            ax.plot(pts[x], pts["ratio"], color=colors[c], marker=fs.core_marker(c),
+                    label=f"{c} core{'s' if c != 1 else ''}")
+        fs.unity(ax)
+        fs.log_axis(ax, "x")
+        fs.log_axis(ax, "y")
+        ax.set(xlabel=xlabel, title=title)
+    axes[0, 0].set_ylabel("loose / tight speedup (x, log)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=len(handles),
+               title="above 1: loose coupling is faster")
     return fig
 
 
-def plot_network_coverage(df: pd.DataFrame, value: str = "speedup",
-                          published: dict | None = None, x: str = "coverage") -> plt.Figure:
-    """Whole-network ``value`` against coverage of MVM weights (``x="coverage"``, %) or the tile
-    budget (``x="tiles"``): rows = networks, columns = cores, color = coupling, line style =
-    balancer.
-
-    ``published`` (``{"cores": 8, "coverage": 0.41, "speedup": 5.9, "energy_gain": 5.6}``)
-    marks the published point with a star on the panels of its core count, with a dotted line
-    at its coverage.
-    """
+# ------------------------------------------------------------------------------ networks
+def _network_frame(df: pd.DataFrame, value: str) -> pd.DataFrame:
     require_columns(df, ["network", "cores", "coupling", "balancer", "tiles", value],
-                    "plot_network_coverage")
-    _theme()
-    data = df.assign(coverage_pct=100.0 * df[achieved_coverage(df)])
+                    "network coverage plot")
+    return df.assign(coverage_pct=100.0 * df[achieved_coverage(df)])
+
+
+def _network_panel(ax, part: pd.DataFrame, value: str, xcol: str, couplings, balancers,
+                   star: tuple | None) -> None:
+    for cp in couplings:
+        for b in balancers:
+            pts = part[(part["coupling"] == cp) & (part["balancer"] == b)].sort_values(xcol)
+            ax.plot(pts[xcol], pts[value], color=fs.COUPLING[cp],
+                    ls=fs.BALANCER_LINES.get(b, "-"), lw=0.9)
+    if star is not None:
+        ax.plot(*star, zorder=5, **fs.PUBLISHED_MARKER)
+    fs.unity(ax)
+    ax.set_ylim(bottom=0)
+
+
+def _network_legend(fig: Figure, couplings, balancers, published: dict | None,
+                    value: str) -> None:
+    handles = [Line2D([], [], color=fs.COUPLING[c], label=f"{c} coupling") for c in couplings]
+    handles += [Line2D([], [], color=fs.NEUTRAL, ls=fs.BALANCER_LINES.get(b, "-"), label=b)
+                for b in balancers]
+    if published is not None:
+        handles.append(Line2D([], [], **fs.PUBLISHED_MARKER,
+                              label=f"published ({published[value]:g}x at "
+                                    f"{100 * published['coverage']:.0f} %, "
+                                    f"{published['cores']} cores)"))
+    fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 6))
+
+
+def _network_setup(df, value, x, published):
+    data = _network_frame(df, value)
     xcol = "coverage_pct" if x == "coverage" else "tiles"
-    balancers = _ordered(data["balancer"], BALANCER_DASHES)
-    g = sns.relplot(data=data, x=xcol, y=value, row="network", col="cores", hue="coupling",
-                    style="balancer", kind="line", errorbar=None, height=2.1, aspect=1.35,
-                    palette=COUPLING_COLORS, hue_order=_ordered(data["coupling"],
-                                                                COUPLING_COLORS),
-                    style_order=balancers, dashes=[BALANCER_DASHES.get(b, "") for b in
-                                                   balancers],
-                    row_order=list(dict.fromkeys(data["network"])),
-                    facet_kws={"sharey": "row", "sharex": x == "coverage",
-                               "margin_titles": True})
-    g.set_titles(row_template="{row_name}", col_template="cores: {col_name}")
-    xlabel = "coverage of MVM weights (%)" if x == "coverage" else "tiles (count)"
-    ylabel = {"speedup": "speedup (x)", "energy_gain": "energy gain (x)"}.get(value, value)
-    g.set_axis_labels(xlabel, ylabel)
-    for ax in g.axes.flat:
-        _unity(ax)
-    if published is not None and x == "coverage" and published["cores"] in g.col_names:
-        col = g.col_names.index(published["cores"])
-        for ax in g.axes[:, col]:
-            ax.axvline(100 * published["coverage"], color="black", lw=0.7, ls=":")
-            ax.plot(100 * published["coverage"], published[value], marker="*", ms=11,
-                    color="crimson", markeredgecolor="black", ls="none", zorder=5)
-        g.axes[0, col].annotate("published", (100 * published["coverage"], published[value]),
-                                xytext=(6, 4), textcoords="offset points", fontsize=7,
-                                color="crimson")
-    what = "Speedup" if value == "speedup" else "Energy gain"
-    against = "coverage" if x == "coverage" else "tile budget"
-    g.figure.suptitle(f"{what} of whole networks against {against} (optimal allocation)",
-                      y=1.01)
-    return g.figure
+    xlabel = "coverage of MVM weights (%)" if x == "coverage" else "tile budget (count)"
+    return (data, xcol, xlabel, _ordered(data["coupling"], fs.COUPLING),
+            _ordered(data["balancer"], fs.BALANCER_LINES),
+            published if (published is not None and x == "coverage") else None)
 
 
-def plot_published_point(table: pd.DataFrame) -> plt.Figure:
-    """The model's speedup and energy gain per network at the published coverage, bars per
-    coupling and balancer, against the published values (dashed lines). ``table`` is
+@fs.styled
+def plot_network_coverage(df: pd.DataFrame, value: str = "speedup",
+                          published: dict | None = None, x: str = "coverage",
+                          cores: int | None = None) -> Figure:
+    """Whole-network ``value`` against coverage of MVM weights (``x="coverage"``, %) or the tile
+    budget (``x="tiles"``) on one core count: a panel per network, colour = coupling, line
+    style = balancer.
+
+    ``cores`` defaults to ``published["cores"]`` (else the most cores swept). ``published``
+    (``{"cores": 8, "coverage": 0.41, "speedup": 5.9, "energy_gain": 5.6}``) is drawn as a
+    hollow star in every panel of its core count when ``x="coverage"``.
+    :func:`plot_network_coverage_grid` draws every core count.
+    """
+    data, xcol, xlabel, couplings, balancers, pub = _network_setup(df, value, x, published)
+    if cores is None:
+        cores = pub["cores"] if pub is not None else int(data["cores"].max())
+    if cores not in set(data["cores"]):
+        raise ValueError(f"plot_network_coverage: no rows with cores == {cores}; the table "
+                         f"has {sorted(data['cores'].unique())}")
+    data = data[data["cores"] == cores]
+    nets = list(dict.fromkeys(data["network"]))
+    fig, axes = _facets(1.45, nets, 3)
+    star = (100 * pub["coverage"], pub[value]) if pub and pub["cores"] == cores else None
+    for net, ax in axes.items():
+        _network_panel(ax, data[data["network"] == net], value, xcol, couplings, balancers,
+                       star)
+        ax.set_title(f"{net}, {cores} cores")
+    _label_outer(axes, xlabel, _value_label(value), 3)
+    _network_legend(fig, couplings, balancers, pub if star else None, value)
+    return fig
+
+
+@fs.styled
+def plot_network_coverage_grid(df: pd.DataFrame, value: str = "speedup",
+                               published: dict | None = None, x: str = "coverage") -> Figure:
+    """:func:`plot_network_coverage` for every network (rows) and core count (columns)."""
+    data, xcol, xlabel, couplings, balancers, pub = _network_setup(df, value, x, published)
+    nets = list(dict.fromkeys(data["network"]))
+    cores = sorted(data["cores"].unique())
+    keys = [(n, c) for n in nets for c in cores]
+    fig, axes = _facets(1.2, keys, len(cores))
+    for (net, c), ax in axes.items():
+        star = (100 * pub["coverage"], pub[value]) if pub and pub["cores"] == c else None
+        _network_panel(ax, data[(data["network"] == net) & (data["cores"] == c)], value, xcol,
+                       couplings, balancers, star)
+        ax.set_title(f"{net}, {c} core{'s' if c != 1 else ''}")
+    _label_outer(axes, xlabel, _value_label(value), len(cores))
+    _network_legend(fig, couplings, balancers, pub, value)
+    return fig
+
+
+@fs.styled
+def plot_published_point(table: pd.DataFrame) -> Figure:
+    """The model's speedup and energy gain per network at the published coverage: bars by
+    coupling (colour) and balancer (hatch), the published values as black lines. ``table`` is
     :func:`aimclib.studies.published_comparison`'s output."""
     require_columns(table, ["network", "coupling", "balancer", "speedup", "energy_gain",
                             "published_speedup", "published_energy_gain",
                             "published_coverage"], "plot_published_point")
-    _theme()
-    data = table.assign(config=table["coupling"] + ", " + table["balancer"])
-    order = [f"{c}, {b}" for c in COUPLING_COLORS for b in BALANCER_DASHES]
-    order = [o for o in order if o in set(data["config"])]
-    palette = dict(zip(order, sns.color_palette("Blues", 4)[1:] + sns.color_palette(
-        "Oranges", 4)[1:])) if len(order) == 6 else None
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), sharex=True)
-    for ax, value, label in ((axes[0], "speedup", "speedup (x)"),
-                             (axes[1], "energy_gain", "energy gain (x)")):
-        sns.barplot(data=data, x="network", y=value, hue="config", hue_order=order,
-                    palette=palette, ax=ax)
-        pub = float(data[f"published_{value}"].iloc[0])
-        ax.axhline(pub, color="crimson", ls="--", lw=1.2)
-        ax.text(0.01, pub, f"published {pub:g}x", color="crimson", fontsize=8,
-                transform=ax.get_yaxis_transform(), va="bottom", ha="left")
-        _unity(ax)
-        ax.set(xlabel="", ylabel=label)
-        ax.tick_params(axis="x", rotation=25)
-        ax.get_legend().remove()
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, title="coupling, balancer", loc="upper left",
-               bbox_to_anchor=(1.0, 0.92), frameon=False)
-    cov = 100 * float(data["published_coverage"].iloc[0])
-    cores = ", ".join(str(c) for c in sorted(data["cores"].unique())) if "cores" in data \
-        else "?"
-    fig.suptitle(f"The model at {cov:.0f}% coverage ({cores} cores) against the published "
-                 f"point", y=1.0)
-    fig.tight_layout()
+    couplings = _ordered(table["coupling"], fs.COUPLING)
+    balancers = _ordered(table["balancer"], fs.BALANCER_HATCHES)
+    nets = list(dict.fromkeys(table["network"]))
+    series = [(c, b) for c in couplings for b in balancers]
+    width = 0.84 / len(series)
+    fig, axes = fs.figure("double", height_in=2.6, nrows=1, ncols=2)
+    for ax, value, label in ((axes[0, 0], "speedup", "(a) speedup"),
+                             (axes[0, 1], "energy_gain", "(b) energy gain")):
+        for k, (c, b) in enumerate(series):
+            part = table[(table["coupling"] == c) & (table["balancer"] == b)].set_index(
+                "network").reindex(nets)
+            x = np.arange(len(nets)) - 0.42 + width * (k + 0.5)
+            ax.bar(x, part[value], width=width, color=fs.COUPLING[c],
+                   hatch=fs.BALANCER_HATCHES.get(b, ""), edgecolor="white", linewidth=0.3)
+        pub = float(table[f"published_{value}"].iloc[0])
+        ax.axhline(pub, color="black", lw=0.8)
+        ax.annotate(f"published {pub:g}x", (1.0, pub), xycoords=("axes fraction", "data"),
+                    xytext=(0, 2), textcoords="offset points", ha="right", va="bottom")
+        fs.unity(ax)
+        ax.set_xticks(range(len(nets)), nets, rotation=25, ha="right")
+        ax.grid(axis="x", visible=False)
+        ax.set(ylabel=_value_label(value), title=label)
+    handles = [Patch(color=fs.COUPLING[c], label=f"{c} coupling") for c in couplings]
+    handles += [Patch(facecolor="white", edgecolor=fs.NEUTRAL, hatch=fs.BALANCER_HATCHES.get(
+        b, ""), label=b, linewidth=0.4) for b in balancers]
+    cov = 100 * float(table["published_coverage"].iloc[0])
+    cores = ", ".join(str(c) for c in sorted(table["cores"].unique())) \
+        if "cores" in table else "?"
+    fig.legend(handles=handles, loc="outside upper center", ncols=len(handles),
+               title=f"coverage nearest {cov:.0f} %, {cores} cores")
     return fig
 
 
+# ------------------------------------------------------------------------------ schedules
+GANTT_NAMES = {"digital": "core: digital work", "analog": "core: drives a tile",
+               "stolen-digital": "core: stolen tile work (digital)", "mvm": "tile: MVMs",
+               "idle": "idle"}
+"""Legend names of the Gantt interval kinds."""
+
+
+@fs.styled
 def plot_gantt(panels: dict, time_scale: float = 1e3, time_unit: str = "ms",
-               title: str | None = None, xlabel: str = "time") -> plt.Figure:
+               title: str | None = None, xlabel: str = "time", ncols: int = 1) -> Figure:
     """Gantt charts stacked on one time axis: ``panels`` maps a panel title to the intervals of
-    :func:`aimclib.studies.gantt_intervals`. Rows are cores then tiles; colors are the
-    interval kinds (:data:`KIND_COLORS`). Times are multiplied by ``time_scale`` for display
-    and the x axis reads ``"{xlabel} ({time_unit})"``.
+    :func:`aimclib.studies.gantt_intervals`. Rows are cores then tiles; colours are the
+    interval kinds (:data:`aimclib.figstyle.WORK`); a row is idle (pale grey) wherever it has
+    no interval until its panel's last interval ends. Times are multiplied by ``time_scale``
+    and the x axis reads ``"{xlabel} ({time_unit})"``. With ``ncols`` > 1 the panels fill
+    columns first (e.g. tight in the left column, loose in the right).
     """
-    _theme()
     sizes = [max(1, int(p["row_pos"].max()) + 1) if len(p) else 1 for p in panels.values()]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(12, 0.8 + 0.19 * sum(sizes)
-                                                     + 0.5 * len(panels)),
-                             sharex=True, squeeze=False,
-                             gridspec_kw={"height_ratios": sizes})
-    kinds_seen: dict = {}
-    for ax, (name, iv), n_rows in zip(axes[:, 0], panels.items(), sizes):
+    nrows = math.ceil(len(panels) / ncols)
+    heights = [max(sizes[r + nrows * c] for c in range(ncols) if r + nrows * c < len(sizes))
+               for r in range(nrows)]
+    fig, grid = fs.figure("double", height_in=0.75 + 0.112 * sum(heights) + 0.2 * nrows,
+                          nrows=nrows, ncols=ncols, sharex=True,
+                          gridspec_kw={"height_ratios": heights})
+    axes = grid.T.flatten()[:len(panels)]
+    for ax in grid.T.flatten()[len(panels):]:
+        ax.remove()
+    kinds_seen = {"idle"}
+    for ax, (name, iv), n_rows in zip(axes, panels.items(), sizes):
+        end = float(iv["end_s"].max()) * time_scale if len(iv) else 0.0
+        ax.broken_barh([(0.0, end)], (-0.5, n_rows), facecolors=fs.WORK["idle"],
+                       linewidth=0, zorder=0)
         for (pos, kind), part in iv.groupby(["row_pos", "kind"], sort=False):
             bars = list(zip(part["start_s"] * time_scale,
                             (part["end_s"] - part["start_s"]) * time_scale))
-            coll = ax.broken_barh(bars, (pos - 0.4, 0.8), facecolors=KIND_COLORS.get(
-                kind, "tab:grey"), linewidth=0)
-            kinds_seen.setdefault(kind, coll)
+            ax.broken_barh(bars, (pos - 0.42, 0.84), facecolors=fs.WORK[kind], linewidth=0,
+                           zorder=1)
+            kinds_seen.add(kind)
+        for pos in range(n_rows):  # white separators between rows keep idle rows apart
+            ax.axhline(pos + 0.5, color="white", lw=0.5, zorder=2)
         labels = iv.drop_duplicates("row_pos").set_index("row_pos")["row"]
-        ax.set_yticks(range(n_rows), [labels.get(i, "") for i in range(n_rows)],
-                      fontsize=6 if n_rows > 16 else 7)
+        ax.set_yticks(range(n_rows), [labels.get(i, "") for i in range(n_rows)])
+        ax.tick_params(axis="y", length=0)
         ax.set_ylim(n_rows - 0.5, -0.5)
-        ax.set_title(name, fontsize=9, loc="left")
-        ax.grid(axis="y", visible=False)
-    axes[-1, 0].set_xlabel(f"{xlabel} ({time_unit})")
-    order = [k for k in KIND_COLORS if k in kinds_seen]
-    handles = [plt.Rectangle((0, 0), 1, 1, color=KIND_COLORS[k]) for k in order]
-    names = {"digital": "core: digital", "analog": "core: drives a tile",
-             "stolen-digital": "core: stolen tile work, digital", "mvm": "tile: MVM"}
-    fig.legend(handles, [names[k] for k in order], loc="upper left",
-               bbox_to_anchor=(1.0, 0.95), frameon=False)
-    if title:
-        fig.suptitle(title, y=1.0)
-    fig.tight_layout()
+        ax.set_title(name, loc="left")
+        ax.grid(False)
+    for ax in grid[-1]:
+        ax.set_xlabel(f"{xlabel} ({time_unit})")
+    axes[0].set_xlim(left=0)
+    order = [k for k in GANTT_NAMES if k in kinds_seen]
+    fig.legend(handles=[Patch(color=fs.WORK[k], label=GANTT_NAMES[k]) for k in order],
+               loc="outside upper center", ncols=len(order),
+               title=title)
     return fig
 
 
+@fs.styled
 def plot_core_utilisation(table: pd.DataFrame, summary: pd.DataFrame | None = None
-                          ) -> plt.Figure:
-    """Per-core time shares (digital work, analog work, stealing, idle; % of the inference)
+                          ) -> Figure:
+    """Per-core time shares (digital work, driving tiles, stealing, idle; % of the inference)
     as stacked bars: rows = coupling, columns = balancer. ``table`` is
     :func:`aimclib.studies.utilisation_table`'s output; ``summary``
     (:func:`aimclib.studies.config_summary`) adds each configuration's latency to its title.
+    A component below :data:`VISIBLE_SHARE_PCT` on every core is not drawn; the x label names
+    it with its largest share.
     """
     require_columns(table, ["coupling", "balancer", "core", "component", "share_pct"],
                     "plot_core_utilisation")
-    _theme()
-    couplings = _ordered(table["coupling"], COUPLING_COLORS)
-    balancers = _ordered(table["balancer"], BALANCER_DASHES)
-    fig, axes = plt.subplots(len(couplings), len(balancers), figsize=(3.6 * len(balancers),
-                                                                     2.6 * len(couplings)),
-                             sharex=True, sharey=True, squeeze=False)
+    couplings = _ordered(table["coupling"], fs.COUPLING)
+    balancers = _ordered(table["balancer"], fs.BALANCER_LINES)
+    largest = table.groupby("component")["share_pct"].max()
+    shown = [c for c in CORE_SHARES if largest.get(c, 0.0) >= VISIBLE_SHARE_PCT]
+    hidden = [c for c in CORE_SHARES if c in largest and c not in shown]
+    fig, axes = fs.figure("double", height_in=1.45 * len(couplings) + 0.75,
+                          nrows=len(couplings), ncols=len(balancers), sharex=True, sharey=True)
+    names = {"digital": "digital work", "analog": "driving tiles (interface, stall, host)",
+             "steal": "stealing", "idle": "idle"}
     for i, c in enumerate(couplings):
         for j, b in enumerate(balancers):
             ax = axes[i, j]
             part = table[(table["coupling"] == c) & (table["balancer"] == b)]
             wide = part.pivot(index="core", columns="component", values="share_pct")
             bottom = pd.Series(0.0, index=wide.index)
-            for comp in CORE_SHARES:
-                if comp in wide:
-                    ax.bar(wide.index, wide[comp], bottom=bottom, color=SHARE_COLORS[comp],
-                           label=comp, width=0.8)
-                    bottom += wide[comp]
+            for comp in shown:
+                ax.bar(wide.index, wide[comp], bottom=bottom, color=fs.WORK[comp],
+                       label=names[comp], width=0.8)
+                bottom += wide[comp]
             title = f"{c}, {b}"
             if summary is not None:
                 s = summary[(summary["coupling"] == c) & (summary["balancer"] == b)]
                 if len(s):
-                    title += f"\n{s['latency_ms'].iloc[0]:.1f} ms, " \
+                    title += f": {s['latency_ms'].iloc[0]:.1f} ms, " \
                              f"{s['speedup'].iloc[0]:.2f}x"
-            ax.set_title(title, fontsize=9)
+            ax.set_title(title)
             ax.set_xticks(wide.index)
             ax.set_ylim(0, 100)
-            if i == len(couplings) - 1:
-                ax.set_xlabel("core (index)")
+            ax.grid(axis="x", visible=False)
             if j == 0:
-                ax.set_ylabel("share of inference time (%)")
+                ax.set_ylabel("share of time (%)")
+    note = "; ".join(f"{names[h]} at most {largest[h]:.2g} % (too thin to draw)"
+                     for h in hidden)
+    fig.supxlabel("core (index)" + (f"; {note}" if note else ""))
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    names = {"digital": "digital work", "analog": "driving tiles (interface, stall, host)",
-             "steal": "stealing", "idle": "idle"}
-    fig.legend(handles, [names[n] for n in labels], loc="upper left",
-               bbox_to_anchor=(1.0, 0.9), frameon=False)
-    fig.suptitle("Where each core's time goes", y=1.0)
-    fig.tight_layout()
+    fig.legend(handles, labels, loc="outside upper center", ncols=len(handles))
     return fig
 
 
-def plot_allocation_strategies(df: pd.DataFrame, value: str = "speedup") -> plt.Figure:
-    """``value`` against the tile budget for every allocation strategy: columns = networks,
-    rows = coupling (log tile axis; ``optimal`` is the exact optimum for static-balanced)."""
+# ------------------------------------------------------------------------------ allocation
+def _allocation_panel(ax, part: pd.DataFrame, value: str, allocations) -> None:
+    """The optimum as a wide translucent band, the heuristics as thin dashed lines on top.
+    Heuristics alternate their dash phase and marker positions, so two that coincide show
+    both colours instead of one hiding the other."""
+    heuristics = [a for a in allocations if a != "optimal"]
+    for alloc in allocations:
+        pts = part[part["allocation"] == alloc].sort_values("tiles")
+        color = fs.ALLOCATION.get(alloc, fs.NEUTRAL)
+        if alloc == "optimal":
+            ax.plot(pts["tiles"], pts[value], color=color, lw=3.2, alpha=0.3,
+                    solid_capstyle="butt", zorder=1)
+            continue
+        k = heuristics.index(alloc)
+        ax.plot(pts["tiles"], pts[value], color=color, lw=0.9, zorder=2,
+                ls=(3.0 * (k % 2), (3.0, 3.0)), marker=fs.ALLOCATION_MARKERS.get(alloc, "o"),
+                markevery=(k % 2, 2), markersize=3)
+    fs.unity(ax)
+    fs.log_axis(ax, "x")
+
+
+def _allocation_legend(fig: Figure, allocations) -> None:
+    handles = []
+    for alloc in allocations:
+        color = fs.ALLOCATION.get(alloc, fs.NEUTRAL)
+        if alloc == "optimal":
+            handles.append(Line2D([], [], color=color, lw=3.2, alpha=0.3, label=alloc))
+        else:
+            handles.append(Line2D([], [], color=color, lw=0.9, ls=(0, (3.0, 3.0)),
+                                  marker=fs.ALLOCATION_MARKERS.get(alloc, "o"), markersize=3,
+                                  label=alloc))
+    fig.legend(handles=handles, loc="outside upper center", ncols=len(handles))
+
+
+def _allocation_data(df: pd.DataFrame, value: str):
     require_columns(df, ["network", "coupling", "allocation", "tiles", value],
                     "plot_allocation_strategies")
-    _theme()
     data = df[df["tiles"] > 0]
-    order = ["optimal", "greedy-benefit", "reuse-first", "layer-order", "largest-first"]
-    hue_order = _ordered(data["allocation"], order)
-    g = sns.relplot(data=data, x="tiles", y=value, col="network", row="coupling",
-                    hue="allocation", hue_order=hue_order, style="allocation",
-                    style_order=hue_order, markers=True, kind="line", errorbar=None,
-                    height=2.5, aspect=1.1,
-                    palette=dict(zip(order, ["black", "tab:green", "tab:purple", "tab:orange",
-                                             "tab:red"])),
-                    row_order=_ordered(data["coupling"], COUPLING_COLORS),
-                    col_order=list(dict.fromkeys(data["network"])),
-                    facet_kws={"sharey": "col", "margin_titles": True})
-    for ax in g.axes.flat:
-        _log_axis(ax, "x")
-        _unity(ax)
-    g.set_titles(row_template="{row_name}", col_template="{col_name}")
-    ylabel = {"speedup": "speedup (x)", "energy_gain": "energy gain (x)"}.get(value, value)
-    g.set_axis_labels("tile budget (count, log)", ylabel)
-    g.figure.suptitle("Allocation strategies against the optimum", y=1.02)
-    return g.figure
+    return data, _ordered(data["allocation"], fs.ALLOCATION)
 
 
-def plot_pareto(front: pd.DataFrame) -> plt.Figure:
-    """Tiles used against speedup (top) and energy gain (bottom) per network: every swept
-    point in grey, the Pareto-optimal ones (``pareto`` column of
-    :func:`aimclib.studies.pareto_front`) colored by allocation, marker by coupling."""
+@fs.styled
+def plot_allocation_strategies(df: pd.DataFrame, value: str = "speedup",
+                               coupling: str | None = None) -> Figure:
+    """``value`` against the tile budget (log) for every allocation strategy, one panel per
+    network, for one ``coupling`` (default: the first of tight, loose in the table).
+    :func:`plot_allocation_strategies_grid` draws both couplings."""
+    data, allocations = _allocation_data(df, value)
+    coupling = coupling or _ordered(data["coupling"], fs.COUPLING)[0]
+    data = data[data["coupling"] == coupling]
+    nets = list(dict.fromkeys(data["network"]))
+    fig, axes = _facets(1.45, nets, 3)
+    for net, ax in axes.items():
+        _allocation_panel(ax, data[data["network"] == net], value, allocations)
+        ax.set_title(f"{net}, {coupling}")
+    _label_outer(axes, "tile budget (count, log)", _value_label(value), 3)
+    _allocation_legend(fig, allocations)
+    return fig
+
+
+@fs.styled
+def plot_allocation_strategies_grid(df: pd.DataFrame, value: str = "speedup") -> Figure:
+    """:func:`plot_allocation_strategies` for every coupling and network."""
+    data, allocations = _allocation_data(df, value)
+    keys = [(c, n) for c in _ordered(data["coupling"], fs.COUPLING)
+            for n in dict.fromkeys(data["network"])]
+    fig, axes = _facets(1.3, keys, 3)
+    for (c, net), ax in axes.items():
+        _allocation_panel(ax, data[(data["network"] == net) & (data["coupling"] == c)], value,
+                          allocations)
+        ax.set_title(f"{net}, {c}")
+    _label_outer(axes, "tile budget (count, log)", _value_label(value), 3)
+    _allocation_legend(fig, allocations)
+    return fig
+
+
+@fs.styled
+def plot_pareto(front: pd.DataFrame) -> Figure:
+    """Tiles used against speedup and against energy gain per network: every swept point in
+    grey, the Pareto-optimal ones (``pareto`` column of :func:`aimclib.studies.pareto_front`)
+    coloured by allocation, marker by coupling. Pareto points that several strategies reach
+    alike are drawn once, in the colour of the first in :data:`aimclib.figstyle.ALLOCATION`
+    order; the legend lists only strategies with a drawn point."""
     require_columns(front, ["network", "tiles_used", "speedup", "energy_gain", "allocation",
                             "coupling", "pareto"], "plot_pareto")
-    _theme()
     nets = list(dict.fromkeys(front["network"]))
-    fig, axes = plt.subplots(2, len(nets), figsize=(2.9 * len(nets), 5.6), squeeze=False,
-                             sharex="col")
-    order = ["optimal", "greedy-benefit", "reuse-first", "layer-order", "largest-first"]
-    palette = dict(zip(order, ["black", "tab:green", "tab:purple", "tab:orange", "tab:red"]))
-    markers = {"tight": "o", "loose": "s"}
-    for j, net in enumerate(nets):
+    order = _ordered(front["allocation"], fs.ALLOCATION)
+    ncols = 3
+    keys = []
+    for start in range(0, len(nets), ncols):
+        chunk = nets[start:start + ncols]
+        keys += [(n, "speedup") for n in chunk] + [None] * (ncols - len(chunk))
+        keys += [(n, "energy_gain") for n in chunk] + [None] * (ncols - len(chunk))
+    nrows = len(keys) // ncols
+    fig, axes = fs.figure("double", height_in=1.25 * nrows + 0.7, nrows=nrows, ncols=ncols)
+    drawn: set = set()
+    for key, ax in zip(keys, axes.flat):
+        if key is None:
+            ax.remove()
+            continue
+        net, value = key
         part = front[(front["network"] == net) & (front["tiles_used"] > 0)]
-        on = part[part["pareto"]]
-        for i, (value, label) in enumerate((("speedup", "speedup (x)"),
-                                            ("energy_gain", "energy gain (x)"))):
-            ax = axes[i, j]
-            ax.scatter(part["tiles_used"], part[value], s=9, color="lightgrey", zorder=1,
-                       label="dominated")
-            # strategies that allocate alike give the same points: draw the legend's first
-            # (optimal) last, on top
-            groups = sorted(on.groupby(["allocation", "coupling"], sort=False),
-                            key=lambda kv: -(order.index(kv[0][0]) if kv[0][0] in order
-                                             else len(order)))
-            for (alloc, coup), pts in groups:
-                ax.scatter(pts["tiles_used"], pts[value], s=22, zorder=2,
-                           color=palette.get(alloc, "tab:grey"),
-                           marker=markers.get(coup, "^"), edgecolor="white", linewidth=0.4,
-                           label=f"{alloc}, {coup}")
-            _log_axis(ax, "x")
-            _unity(ax)
-            if i == 0:
-                ax.set_title(net, fontsize=9)
-            if i == 1:
-                ax.set_xlabel("tiles used (count, log)")
-            if j == 0:
-                ax.set_ylabel(label)
-    seen = {}
-    for ax in axes.flat:
-        for h, lab in zip(*ax.get_legend_handles_labels()):
-            seen.setdefault(lab, h)
-    labels = ["dominated"] + sorted((k for k in seen if k != "dominated"),
-                                    key=lambda s: (order.index(s.split(", ")[0])
-                                                   if s.split(", ")[0] in order else 99, s))
-    fig.legend([seen[k] for k in labels], [f"Pareto: {k}" if k != "dominated" else k
-                                           for k in labels],
-               loc="upper left", bbox_to_anchor=(1.0, 0.92), frameon=False, fontsize=8)
-    fig.suptitle("Pareto front: fewest tiles, highest speedup, highest energy gain "
-                 "(all strategies, budgets, couplings)", y=1.0)
-    fig.tight_layout()
+        ax.scatter(part["tiles_used"], part[value], s=5, color=fs.BACKGROUND, zorder=1,
+                   linewidths=0)
+        on = part[part["pareto"]].assign(_rank=lambda d: d["allocation"].map(order.index))
+        on = on.sort_values("_rank", kind="stable").drop_duplicates(
+            ["coupling", "tiles_used", "speedup", "energy_gain"])
+        for (alloc, coup), pts in on.groupby(["allocation", "coupling"], sort=False):
+            ax.scatter(pts["tiles_used"], pts[value], s=14, zorder=2,
+                       color=fs.ALLOCATION.get(alloc, fs.NEUTRAL),
+                       marker=COUPLING_MARKERS.get(coup, "^"), edgecolors="white",
+                       linewidths=0.3)
+            drawn.add(alloc)
+        fs.log_axis(ax, "x")
+        fs.unity(ax)
+        ax.set_title(net)
+        ax.set_ylabel(_value_label(value))
+        ax.set_xlabel("tiles used (count, log)")
+    handles = [Line2D([], [], marker="o", ls="none", color=fs.BACKGROUND, markersize=3,
+                      label="dominated")]
+    handles += [Line2D([], [], marker="o", ls="none", color=fs.ALLOCATION.get(a, fs.NEUTRAL),
+                       label=a) for a in order if a in drawn]
+    handles += [Line2D([], [], marker=COUPLING_MARKERS[c], ls="none", color=fs.NEUTRAL,
+                       markerfacecolor="none", label=c)
+                for c in _ordered(front["coupling"], COUPLING_MARKERS)]
+    fig.legend(handles=handles, loc="outside upper center", ncols=len(handles),
+               title="Pareto-optimal points by allocation (colour) and coupling (marker)")
     return fig
 
 
-def plot_tiles_for_speedup(table: pd.DataFrame) -> plt.Figure:
-    """Fewest tiles reaching each target speedup per network (bars, log scale), one panel per
-    coupling; targets a network never reaches are marked "not reached". ``table`` is
-    :func:`aimclib.studies.fewest_tiles`'s output with a ``coupling`` column."""
+@fs.styled
+def plot_tiles_for_speedup(table: pd.DataFrame) -> Figure:
+    """Fewest tiles reaching each target speedup per network (bars, log scale, darker = higher
+    target), one panel per coupling; targets a network never reaches are marked "not
+    reached". ``table`` is :func:`aimclib.studies.fewest_tiles`'s output with a ``coupling``
+    column."""
     require_columns(table, ["network", "coupling", "target", "tiles", "reached"],
                     "plot_tiles_for_speedup")
-    _theme()
-    data = table.assign(target_label=[f"≥ {t:g}x" for t in table["target"]])
-    couplings = _ordered(data["coupling"], COUPLING_COLORS)
-    nets = list(dict.fromkeys(data["network"]))
-    hue_order = list(dict.fromkeys(data.sort_values("target")["target_label"]))
-    fig, axes = plt.subplots(1, len(couplings), figsize=(6.2 * len(couplings), 4.0),
-                             sharey=True, squeeze=False)
+    couplings = _ordered(table["coupling"], fs.COUPLING)
+    nets = list(dict.fromkeys(table["network"]))
+    targets = sorted(table["target"].unique())
+    width = 0.84 / len(targets)
+    fig, axes = fs.figure("double", height_in=2.7, nrows=1, ncols=len(couplings),
+                          sharey=True)
+    top = float(np.nanmax(table["tiles"])) if table["reached"].any() else 10.0
     for ax, c in zip(axes[0], couplings):
-        part = data[data["coupling"] == c]
-        sns.barplot(data=part, x="network", y="tiles", hue="target_label", order=nets,
-                    hue_order=hue_order, palette="crest", ax=ax)
-        for cont in ax.containers:
-            ax.bar_label(cont, fmt="%.0f", fontsize=6, padding=1)
-        n_h = len(hue_order)
-        width = 0.8 / n_h
-        for _, row in part[~part["reached"]].iterrows():
-            x = nets.index(row["network"]) - 0.4 + width * (hue_order.index(
-                row["target_label"]) + 0.5)
-            ax.text(x, 1.2, "not reached", rotation=90, ha="center", va="bottom",
-                    fontsize=6, color="dimgrey")
-        _log_axis(ax)
-        ax.set(xlabel="", ylabel="fewest tiles (count, log)", title=f"{c} coupling")
-        ax.set_ylim(bottom=1)
-        ax.tick_params(axis="x", rotation=25)
-        ax.get_legend().remove()
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, title="target speedup", loc="upper left",
-               bbox_to_anchor=(1.0, 0.9), frameon=False)
-    fig.suptitle("Fewest tiles that reach a target speedup (optimal allocation)", y=1.0)
-    fig.tight_layout()
+        part = table[table["coupling"] == c]
+        colors = fs.shades(fs.COUPLING[c], len(targets))[::-1]
+        for k, t in enumerate(targets):
+            rows = part[part["target"] == t].set_index("network").reindex(nets)
+            x = np.arange(len(nets)) - 0.42 + width * (k + 0.5)
+            bars = ax.bar(x, rows["tiles"].fillna(0), width=width, color=colors[k],
+                          label=f"≥ {t:g}x")
+            ax.bar_label(bars, labels=[f"{v:.0f}" if ok else "" for v, ok in
+                                       zip(rows["tiles"], rows["reached"].fillna(False))],
+                         rotation=90, padding=1)
+            for xi, ok in zip(x, rows["reached"].fillna(True)):
+                if not ok:
+                    ax.text(xi, 1.1, "not reached", rotation=90, ha="center", va="bottom",
+                            color=fs.NEUTRAL)
+        fs.log_axis(ax)
+        ax.set_ylim(1, top * 6)
+        ax.set_xticks(range(len(nets)), nets, rotation=25, ha="right")
+        ax.grid(axis="x", visible=False)
+        ax.set_title(f"{c} coupling")
+        ax.legend(title="target speedup", loc="upper left", ncols=len(targets))
+    axes[0, 0].set_ylabel("fewest tiles (count, log)")
     return fig
 
 
-def plot_layer_latency(layers: pd.DataFrame, top: int = 25) -> plt.Figure:
+@fs.styled
+def plot_layer_latency(layers: pd.DataFrame, top: int = 25) -> Figure:
     """The ``top`` slowest layers of one simulation (a :attr:`SimResult.layers` table):
-    latency in ms, colored by the share of the layer's weights on tiles."""
+    latency in ms, shaded by the share of the layer's weights on tiles."""
     require_columns(layers, ["layer", "latency_s", "coverage"], "plot_layer_latency")
-    _theme()
     data = layers.nlargest(top, "latency_s").assign(
         latency_ms=lambda d: 1e3 * d["latency_s"], coverage_pct=lambda d: 100 * d["coverage"])
-    fig, ax = plt.subplots(figsize=(7, 0.22 * len(data) + 1.2))
-    cmap = plt.get_cmap("viridis")
+    fig, ax = fs.figure("single", height_in=0.13 * len(data) + 0.9)
+    cmap = mpl.colormaps[fs.RC["image.cmap"]]
     ax.barh(data["layer"], data["latency_ms"], color=cmap(data["coverage_pct"] / 100))
     ax.invert_yaxis()
-    ax.set(xlabel="layer latency (ms)", ylabel="", title=f"The {len(data)} slowest layers")
-    ax.tick_params(axis="y", labelsize=7)
-    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 100))
-    fig.colorbar(sm, ax=ax, label="layer weights on tiles (%)")
-    fig.tight_layout()
+    ax.set(xlabel="layer latency (ms)", ylabel="", title=f"the {len(data)} slowest layers")
+    ax.grid(axis="y", visible=False)
+    sm = mpl.cm.ScalarMappable(cmap=cmap, norm=mpl.colors.Normalize(0, 100))
+    fig.colorbar(sm, ax=ax, label="weights on tiles (%)")
     return fig

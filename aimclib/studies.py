@@ -65,6 +65,33 @@ def unit_budgets(spec: str, system: SystemConfig | str = "alpine-tight") -> list
     return [0] + np.cumsum(mapping.unit_tiles).astype(int).tolist()
 
 
+JOB_BUFFER = "set:loose.job_buffer_bytes"
+"""The sweep column of the loose interface's DMA input buffer (B)."""
+
+
+def job_buffers(spec: str, vectors: Sequence[int], system: SystemConfig | str = "alpine-loose"
+                ) -> list[int]:
+    """DMA input buffer sizes (B) at which every tile of layer ``spec`` takes exactly
+    ``vectors`` input vectors per job: ``vectors x`` the largest tile's input bytes (the
+    loose interface moves ``max(1, job_buffer_bytes // input bytes)`` vectors per job)."""
+    hw = system if isinstance(system, SystemConfig) else load_system(system)
+    mapping = map_layer(layer_spec(spec).info[0], hw.tile.rows, hw.tile.cols)
+    per_vector = int(np.ceil(mapping.tile_rows.max() * hw.tile.input_bits / 8))
+    return [int(v) * per_vector for v in vectors]
+
+
+def with_vectors_per_job(df: pd.DataFrame, spec: str,
+                         system: SystemConfig | str = "alpine-loose") -> pd.DataFrame:
+    """``df`` (with a :data:`JOB_BUFFER` column) plus ``vectors_per_job``: the input vectors
+    one DMA job moves to the largest tile of layer ``spec`` (count)."""
+    require_columns(df, [JOB_BUFFER], "vectors per job")
+    hw = system if isinstance(system, SystemConfig) else load_system(system)
+    mapping = map_layer(layer_spec(spec).info[0], hw.tile.rows, hw.tile.cols)
+    per_vector = int(np.ceil(mapping.tile_rows.max() * hw.tile.input_bits / 8))
+    return df.assign(vectors_per_job=np.maximum(1, df[JOB_BUFFER].astype(np.int64)
+                                                // per_vector))
+
+
 def sweep_layer_coverage(layers: Sequence[str], grid: Mapping[str, list] | None = None,
                          **sweep_options) -> pd.DataFrame:
     """Single-layer sweep of every layer in ``layers`` over its own :func:`unit_budgets`.
@@ -282,8 +309,9 @@ def gantt_intervals(trace: pd.DataFrame, window: tuple[float, float] | None = No
     """Busy intervals of a :attr:`SimResult.trace` laid out as Gantt rows.
 
     Rows: one per core (``core c``), then tile rows: ``tile_rows="each"`` gives every tile busy
-    in the window its own row (labelled with its owner core when ``tiles``, the
-    :attr:`SimResult.tiles` table, is given and the coupling is tight); ``"bins"`` groups
+    in the window its own row (labelled with its owner core, ``tile 3 (core 0)``, or
+    ``tile 3 (shared)`` for a loose tile any core uses, when ``tiles``, the
+    :attr:`SimResult.tiles` table, is given); ``"bins"`` groups
     consecutive tile ids (a layer's tiles are consecutive) into at most ``tile_bins`` rows;
     ``"none"`` drops tiles. Intervals are clipped to ``window`` (s) when given, and with
     ``relative=True`` their times count from the window's start (so schedules of different
@@ -320,8 +348,9 @@ def gantt_intervals(trace: pd.DataFrame, window: tuple[float, float] | None = No
             if tiles is not None and not tiles.empty:
                 owner = dict(zip(tiles["tile"], tiles["owner_core"]))
             tl["row_pos"] = n_cores + tl["id"].map(pos)
-            tl["row"] = [f"tile {tid}" + (f" (core {owner[tid]})" if owner.get(tid, -1) >= 0
-                                          else "") for tid in tl["id"]]
+            tl["row"] = [f"tile {tid}" + ("" if tid not in owner else f" (core {owner[tid]})"
+                                          if owner[tid] >= 0 else " (shared)")
+                         for tid in tl["id"]]
         else:
             lo, hi = int(ids[0]), int(ids[-1])
             edges = np.unique(np.linspace(lo, hi + 1, min(tile_bins, hi - lo + 1) + 1)

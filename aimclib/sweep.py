@@ -698,8 +698,14 @@ def _parallelism(executor: str, workers: int | None) -> int:
 
 
 def _preset_record(name: str, cfg: SystemConfig) -> dict:
-    path = Path(name) if (name.endswith(".toml") or "/" in name) else preset_path(name)
-    return {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    """A preset's file (a built-in one relative to the aimclib package, a user file as
+    given, never made absolute), its hash and parameters."""
+    user = name.endswith(".toml") or "/" in name
+    path = Path(name) if user else preset_path(name)
+    package = Path(__file__).resolve().parent
+    shown = name if user else path.relative_to(package).as_posix() \
+        if path.resolve().is_relative_to(package) else f"<user presets>/{path.name}"
+    return {"file": shown, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "parameters": cfg.to_dict()}
 
 

@@ -200,6 +200,8 @@ def test_gantt_intervals_window_each_tile_and_owners():
                         relative=True)
     # the window keeps what overlaps it, clipped, and counts from its start
     assert sorted(g["row"].unique()) == ["core 0", "core 1", "tile 0 (core 1)", "tile 3 (core 0)"]
+    wide = gantt_intervals(_trace(), tile_rows="each", tiles=tiles)
+    assert "tile 5 (shared)" in set(wide["row"])  # a loose tile: same form, no owner
     core0 = g[g["row"] == "core 0"].sort_values("start_s")
     assert np.allclose(core0[["start_s", "end_s"]].to_numpy(), [[0.0, 0.2], [1.2, 1.4]])
     assert np.isclose(g["start_s"].min(), 0.0) and np.isclose(g["end_s"].max(), 1.4)

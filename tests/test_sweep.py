@@ -333,10 +333,17 @@ def test_save_sweep_writes_the_table_and_its_provenance(tmp_path):
                               "set:tile.mvm_latency_s": [2e-7]}
     preset = config["presets"]["alpine-tight"]
     assert preset["parameters"] == load_system("alpine-tight").to_dict()
-    assert preset["file"].endswith("alpine-tight.toml") and len(preset["sha256"]) == 64
+    assert preset["file"] == "presets/alpine-tight.toml" and len(preset["sha256"]) == 64
     assert meta["versions"]["aimclib"] == aimclib.__version__
     assert {"numpy", "pandas", "dask", "python"} <= set(meta["versions"])
-    assert meta["created_utc"] and meta["machine"]["platform"]
+    # the tracked record holds only inputs: no date, machine or absolute path; saving again
+    # rewrites the same bytes, and the run's date and machine go to the untracked sidecar
+    text = (tmp_path / "out" / "x.provenance.json").read_text()
+    assert "created_utc" not in text and "machine" not in text and '"/' not in text
+    save_sweep(df, path)
+    assert (tmp_path / "out" / "x.provenance.json").read_text() == text
+    local = json.loads((tmp_path / "out" / "x.provenance.local.json").read_text())
+    assert local["created_utc"] and local["machine"]["platform"]
     with pytest.raises(AimcError, match="no sweep provenance"):
         save_sweep(pd.DataFrame({"a": [1]}), tmp_path / "y.csv")
 
