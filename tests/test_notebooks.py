@@ -25,6 +25,9 @@ EXPECTED = {
                           "tables": ["balancing_summary", "core_utilisation"]},
     "04_allocation": {"figures": ["allocation_strategies", "pareto_front", "tiles_for_speedup"],
                       "tables": ["allocation_strategies", "pareto_front", "tiles_for_speedup"]},
+    "06_sensitivity": {"figures": ["sensitivity_tornado_speedup", "sensitivity_tornado_energy",
+                                   "published_region"],
+                       "tables": ["sensitivity_tornado", "published_region"]},
 }
 
 
