@@ -33,7 +33,7 @@ setup: $(STAMP)  ## create .venv with aimclib and its dependencies, register the
 
 figures: $(STAMP)  ## regenerate every figure and data table, update README numbers (QUICK=1: small grids into build/quick/)
 	$(BIN)/python -m aimclib.pipeline --params $(PARAMS) $(if $(QUICK),$(QUICK_DIRS)) $(NOTEBOOKS)
-	$(if $(QUICK),,$(BIN)/python -m aimclib.claims README.md)
+	$(if $(QUICK),,$(BIN)/python -m aimclib.claims README.md docs/model.md)
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest

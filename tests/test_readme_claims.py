@@ -1,5 +1,6 @@
-"""Every number the README marks as a claim equals the text the notebooks computed for it
-(data/claims.json, written by `make figures`), and the claims mechanism itself works."""
+"""Every number the README (and docs/model.md) marks as a claim equals the text the notebooks
+computed for it (data/claims.json, written by `make figures`), and the claims mechanism itself
+works."""
 
 import json
 from pathlib import Path
@@ -11,6 +12,7 @@ from aimclib.errors import ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+MODEL_DOC = ROOT / "docs" / "model.md"
 CLAIMS = ROOT / "data" / "claims.json"
 
 
@@ -18,12 +20,13 @@ def test_readme_marks_its_numbers():
     assert len(CLAIM.findall(README.read_text())) >= 10
 
 
-def test_every_readme_number_equals_its_claim():
+@pytest.mark.parametrize("doc", [README, MODEL_DOC], ids=["README", "model.md"])
+def test_every_marked_number_equals_its_claim(doc):
     claims = flatten(load(CLAIMS))
     assert claims, f"{CLAIMS} is missing or empty: run `make figures`"
-    _, problems = update_markdown(README.read_text(), claims)
-    assert problems == [], ("README numbers differ from data/claims.json; run "
-                            "`.venv/bin/python -m aimclib.claims README.md`:\n"
+    _, problems = update_markdown(doc.read_text(), claims)
+    assert problems == [], (f"{doc.name} numbers differ from data/claims.json; run "
+                            f"`.venv/bin/python -m aimclib.claims {doc.relative_to(ROOT)}`:\n"
                             + "\n".join(problems))
 
 
