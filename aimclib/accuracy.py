@@ -107,6 +107,7 @@ class DigitsInference:
         self.mappings: tuple[LayerMapping, ...] = tuple(
             map_layer(self.network[name], self.rows, self.cols) for name in LAYER_NAMES)
         self._gains: dict = {}
+        self._stats: dict = {}
         self._reference = None
 
     # ----------------------------------------------------------------------- allocations
@@ -246,11 +247,18 @@ class DigitsInference:
     def accuracy_stats(self, units, model: pcm.PcmModel | str = "pcm", t_s: float = 0.0,
                        seeds: Sequence[int] = range(5)) -> dict:
         """Accuracy over ``seeds``: ``mean``, ``std`` (ddof 1; 0 for one seed, no analog layer
-        or a model without device noise), ``drop`` (reference minus mean) and the per-seed ``values``."""
+        or a model without device noise), ``drop`` (reference minus mean) and the per-seed
+        ``values``. Results are kept, so asking again costs nothing."""
         seeds = [check_seed(s) for s in seeds]
         if not seeds:
             raise ParameterError("accuracy_stats: seeds is empty; give at least one seed")
         model = pcm.get_model(model)
+        key = (tuple(self.units_vector(units).tolist()), model, float(t_s), tuple(seeds))
+        if key not in self._stats:  # sweeps ask for the same allocation again
+            self._stats[key] = self._accuracy_stats(units, model, t_s, seeds)
+        return dict(self._stats[key])
+
+    def _accuracy_stats(self, units, model: pcm.PcmModel, t_s: float, seeds: list) -> dict:
         if not self.units_vector(units).any():
             values = np.full(len(seeds), self.reference_accuracy)
         elif not model.has_device_noise:  # no random draw: every seed gives the same result

@@ -25,6 +25,9 @@ EXPECTED = {
                           "tables": ["balancing_summary", "core_utilisation"]},
     "04_allocation": {"figures": ["allocation_strategies", "pareto_front", "tiles_for_speedup"],
                       "tables": ["allocation_strategies", "pareto_front", "tiles_for_speedup"]},
+    "07_accuracy": {"figures": ["accuracy_coverage", "accuracy_pareto", "accuracy_aware_layers"],
+                    "tables": ["accuracy_model", "accuracy_pcm_model", "accuracy_coverage",
+                               "accuracy_sensitivity", "accuracy_pareto", "accuracy_aware"]},
 }
 
 
