@@ -165,7 +165,8 @@ def _conv_tiles_kernel(xhwc, wk, kh, kw, sh, sw, dh, dw, ho, wo, row_off, col_of
     ``xhwc`` int8 (Hp, Wp, C): the zero-padded input, channels last; ``wk`` int8 (G, Kg, Ng);
     ``row_off`` and ``col_off`` int64 block boundaries of Kg and Ng; ``scales`` float64
     (G, Ng); ``noise`` float64 (G, R, ho*wo, Ng) in output LSB, or shape (0, 0, 0, 0) for
-    none; ``lo``, ``hi`` the ADC saturation levels (floats). Returns the int32 sums of the row blocks' int8 outputs, (G, ho*wo, Ng).
+    none; ``lo``, ``hi`` the ADC saturation levels (floats). Returns the int32 sums of the
+    row blocks' ADC outputs, (G, ho*wo, Ng).
 
     The parallel loop runs over (group, output row, column block) triples; each writes a
     disjoint slice of the result, and the noise is an input, so the result does not depend on

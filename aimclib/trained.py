@@ -121,12 +121,13 @@ def load_data(seed: int = DATA_SEED, test_share: float = TEST_SHARE):
 
 # ------------------------------------------------------------------- serial Numba kernels
 @numba.njit(cache=True)
-def im2col(x, kernel, stride, padding):
-    """Patches of ``x`` (B, C, H, W) as (B, Ho*Wo, C*k*k), fan-in in (c, kh, kw) order."""
+def _patch_walk(x, cols, kernel, stride, padding, adjoint):
+    """Copy between an image batch ``x`` (B, C, H, W) and its patches ``cols``
+    (B, Ho*Wo, C*k*k), fan-in in (c, kh, kw) order: ``cols <- x`` (im2col), or with
+    ``adjoint`` ``x += cols`` (col2im, the patch gradients summed back in a fixed order)."""
     b_count, c_count, h, w = x.shape
     ho = (h + 2 * padding - kernel) // stride + 1
     wo = (w + 2 * padding - kernel) // stride + 1
-    out = np.zeros((b_count, ho * wo, c_count * kernel * kernel), x.dtype)
     for b in range(b_count):
         for oh in range(ho):
             for ow in range(wo):
@@ -139,31 +140,32 @@ def im2col(x, kernel, stride, padding):
                         for j in range(kernel):
                             q = ow * stride - padding + j
                             if 0 <= q < w:
-                                out[b, p, (c * kernel + i) * kernel + j] = x[b, c, r, q]
-    return out
+                                f = (c * kernel + i) * kernel + j
+                                if adjoint:
+                                    x[b, c, r, q] += cols[b, p, f]
+                                else:
+                                    cols[b, p, f] = x[b, c, r, q]
 
 
-@numba.njit(cache=True)
-def _col2im(cols, c_count, h, w, kernel, stride, padding):
+def _out_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def im2col(x: np.ndarray, kernel: int, stride: int, padding: int) -> np.ndarray:
+    """Patches of ``x`` (B, C, H, W) as (B, Ho*Wo, C*k*k), fan-in in (c, kh, kw) order."""
+    b_count, c_count, h, w = x.shape
+    ho, wo = (_out_size(d, kernel, stride, padding) for d in (h, w))
+    cols = np.zeros((b_count, ho * wo, c_count * kernel * kernel), x.dtype)
+    _patch_walk(x, cols, kernel, stride, padding, False)
+    return cols
+
+
+def _col2im(cols: np.ndarray, c_count: int, h: int, w: int, kernel: int, stride: int,
+            padding: int) -> np.ndarray:
     """Adjoint of :func:`im2col`: patch gradients (B, P, C*k*k) summed into (B, C, H, W)."""
-    b_count = cols.shape[0]
-    ho = (h + 2 * padding - kernel) // stride + 1
-    wo = (w + 2 * padding - kernel) // stride + 1
-    out = np.zeros((b_count, c_count, h, w))
-    for b in range(b_count):
-        for oh in range(ho):
-            for ow in range(wo):
-                p = oh * wo + ow
-                for c in range(c_count):
-                    for i in range(kernel):
-                        r = oh * stride - padding + i
-                        if r < 0 or r >= h:
-                            continue
-                        for j in range(kernel):
-                            q = ow * stride - padding + j
-                            if 0 <= q < w:
-                                out[b, c, r, q] += cols[b, p, (c * kernel + i) * kernel + j]
-    return out
+    x = np.zeros((cols.shape[0], c_count, h, w))
+    _patch_walk(x, cols, kernel, stride, padding, True)
+    return x
 
 
 @numba.njit(cache=True)
@@ -177,20 +179,6 @@ def _matmul(a, b):
             aik = a[i, kk]
             for j in range(n):
                 out[i, j] += aik * b[kk, j]
-    return out
-
-
-@numba.njit(cache=True)
-def _matmul_tn(a, b):
-    """``a.T @ b`` for (M, K) and (M, N) -> (K, N), summed over the rows m in order."""
-    m, k = a.shape
-    n = b.shape[1]
-    out = np.zeros((k, n))
-    for i in range(m):
-        for kk in range(k):
-            aik = a[i, kk]
-            for j in range(n):
-                out[kk, j] += aik * b[i, j]
     return out
 
 
@@ -237,8 +225,7 @@ def forward_float(params: dict, x: np.ndarray, keep: bool = False):
         if spec.is_conv:
             b_count, _, hh, ww = h.shape
             cols = im2col(h, spec.kernel, spec.stride, spec.padding)
-            ho = (hh + 2 * spec.padding - spec.kernel) // spec.stride + 1
-            wo = (ww + 2 * spec.padding - spec.kernel) // spec.stride + 1
+            ho, wo = (_out_size(d, spec.kernel, spec.stride, spec.padding) for d in (hh, ww))
             flat = cols.reshape(-1, cols.shape[2])
             out = (_matmul(flat, _as_matrix(spec, w)) + bias).reshape(b_count, ho * wo, -1)
             z = np.ascontiguousarray(out.transpose(0, 2, 1)).reshape(b_count, -1, ho, wo)
@@ -265,7 +252,9 @@ def _backward(params: dict, caches: list, acts: dict, grad: np.ndarray) -> dict:
             g2 = g2.reshape(-1, n)
         else:
             g2 = grad
-        grads[f"{spec.name}.weight"] = _matmul_tn(flat, g2).T.reshape(w.shape)
+        # flat.T @ g2, summed over the patch rows in order
+        grads[f"{spec.name}.weight"] = _matmul(np.ascontiguousarray(flat.T), g2).T.reshape(
+            w.shape)
         grads[f"{spec.name}.bias"] = g2.sum(axis=0)
         if spec is ARCHITECTURE[0]:
             break
