@@ -51,7 +51,8 @@ def plot_accuracy_coverage(df: pd.DataFrame) -> Figure:
 @fs.styled
 def plot_accuracy_pareto(df: pd.DataFrame) -> Figure:
     """Every allocation: tiles against speedup and against accuracy (mean over seeds); the
-    points on the three-way Pareto front (``pareto``) drawn dark, the rest grey."""
+    points on the three-way Pareto front (``pareto``) drawn dark, the rest grey; front points
+    labelled with their analog layers (``label``) on the accuracy panel."""
     require_columns(df, ["tiles", "speedup", "accuracy_mean", "pareto", "label"],
                     "plot_accuracy_pareto")
     fig, axes = fs.figure("double", height_in=2.3, nrows=1, ncols=2)
@@ -63,9 +64,10 @@ def plot_accuracy_pareto(df: pd.DataFrame) -> Figure:
                    label="dominated")
         ax.scatter(on["tiles"], on[value], s=16, color=fs.NEUTRAL, zorder=2,
                    label="Pareto-optimal")
-        for _, r in on.iterrows():
-            ax.annotate(r["label"], (r["tiles"], r[value]), fontsize=7, xytext=(3, 2),
-                        textcoords="offset points")
+        if value == "accuracy_mean":  # labels on one panel only: speedups crowd together
+            for _, r in on.iterrows():
+                ax.annotate(r["label"], (r["tiles"], r[value]), fontsize=7, xytext=(3, 2),
+                            textcoords="offset points")
         ax.set_xlabel("tiles used (count)")
         ax.set_ylabel(ylabel)
         if value == "speedup":
