@@ -79,6 +79,9 @@ ADC_MIN = -128
 """Lowest int8 value an ADC column can report (saturation)."""
 ADC_MAX = 127
 """Highest int8 value an ADC column can report (saturation)."""
+MAX_ADC_BITS = 24
+"""Widest ADC accepted: a 24-bit ADC never saturates on a 256-row tile at gain 1
+(|dot| <= 128 * 128 * 256 = 2**22), so it serves as the ideal ADC of exact tiles."""
 MAX_ROWS = MAX_TILE_ROWS
 """Largest tile height accepted (131,071): |dot| <= 128 * 128 * rows must fit the int32
 accumulator, i.e. stay <= 2**31 - 1 (at 2**17 rows of -128 x -128 it would be 2**31)."""
@@ -86,12 +89,13 @@ accumulator, i.e. stay <= 2**31 - 1 (at 2**17 rows of -128 x -128 it would be 2*
 
 # ------------------------------------------------------------------------------ Numba kernels
 @numba.njit(cache=True)
-def _mvm_acc(x, w, k0, k1, n0, n1, scales, noise, dots, out):
+def _mvm_acc(x, w, k0, k1, n0, n1, scales, noise, dots, out, lo, hi):
     """One tile MVM, accumulated: ``out[j] += ADC(scales[j] * x[k0:k1] . w[k0:k1, j] + noise[j])``.
 
     ``x`` int8 (K,), ``w`` int8 (K, N), the block is rows ``k0:k1`` and columns ``n0:n1``;
     ``scales`` float64 (N,); ``noise`` float64 (N,) in output LSB, or empty for none;
-    ``dots`` int32 scratch of length >= n1 - n0; ``out`` int32 (N,).
+    ``dots`` int32 scratch of length >= n1 - n0; ``out`` int32 (N,); ``lo``, ``hi`` the
+    ADC's saturation levels (floats).
     """
     nb = n1 - n0
     # The inner loop runs along a weight row, over the block's columns, so LLVM vectorizes it
@@ -114,7 +118,7 @@ def _mvm_acc(x, w, k0, k1, n0, n1, scales, noise, dots, out):
             v = v + noise[j]
         # Branch-free saturation: whether a column saturates is data-dependent and would
         # mispredict often.
-        out[j] += np.int32(min(max(np.rint(v), float(ADC_MIN)), float(ADC_MAX)))
+        out[j] += np.int32(min(max(np.rint(v), lo), hi))
 
 
 @numba.njit(cache=True, parallel=True)
@@ -131,7 +135,8 @@ def _mvm_batch_kernel(xs, w, scales, noise):
     for b in numba.prange(b_count):
         dots = np.empty(n, np.int32)
         row_noise = noise[b] if noise.shape[0] > 0 else no_noise
-        _mvm_acc(xs[b], w, 0, k, 0, n, scales, row_noise, dots, out[b])
+        _mvm_acc(xs[b], w, 0, k, 0, n, scales, row_noise, dots, out[b], float(ADC_MIN),
+                 float(ADC_MAX))
     return out.astype(np.int8)
 
 
@@ -154,13 +159,14 @@ def _gather_patch(xhwc, c0, cg, kh, kw, r0, c_0, dh, dw, patch):
 
 @numba.njit(cache=True, parallel=True)
 def _conv_tiles_kernel(xhwc, wk, kh, kw, sh, sw, dh, dw, ho, wo, row_off, col_off, scales,
-                       noise):
+                       noise, lo, hi):
     """Conv layer on tile blocks: one MVM per output pixel per (row block, column block).
 
     ``xhwc`` int8 (Hp, Wp, C): the zero-padded input, channels last; ``wk`` int8 (G, Kg, Ng);
     ``row_off`` and ``col_off`` int64 block boundaries of Kg and Ng; ``scales`` float64
     (G, Ng); ``noise`` float64 (G, R, ho*wo, Ng) in output LSB, or shape (0, 0, 0, 0) for
-    none. Returns the int32 sums of the row blocks' int8 outputs, (G, ho*wo, Ng).
+    none; ``lo``, ``hi`` the ADC saturation levels (floats). Returns the int32 sums of the
+    row blocks' ADC outputs, (G, ho*wo, Ng).
 
     The parallel loop runs over (group, output row, column block) triples; each writes a
     disjoint slice of the result, and the noise is an input, so the result does not depend on
@@ -186,7 +192,7 @@ def _conv_tiles_kernel(xhwc, wk, kh, kw, sh, sw, dh, dw, ho, wo, row_off, col_of
             for r in range(n_row_blocks):
                 pix_noise = noise[g, r, p] if with_noise else no_noise
                 _mvm_acc(patch, wk_g, row_off[r], row_off[r + 1], col_off[q], col_off[q + 1],
-                         scales[g], pix_noise, dots, acc[g, p])
+                         scales[g], pix_noise, dots, acc[g, p], lo, hi)
     return acc
 
 
@@ -414,6 +420,36 @@ def _noise(noise_std, seed, shape: tuple[int, ...]) -> np.ndarray:
     return std * rng.standard_normal(shape)
 
 
+def _adc_levels(adc_bits, n_row_blocks: int) -> tuple[float, float]:
+    """Saturation levels ``(-2**(b-1), 2**(b-1) - 1)`` of a ``b``-bit ADC, as floats.
+
+    The core adds ``n_row_blocks`` ADC outputs in int32, so ``b`` is limited to what cannot
+    overflow it (and to :data:`MAX_ADC_BITS`).
+    """
+    bits = check_int(adc_bits, "adc_bits (ADC resolution)", low=1, high=MAX_ADC_BITS,
+                     limit="MAX_ADC_BITS")
+    if n_row_blocks * 2 ** (bits - 1) > 2 ** 31 - 1:
+        raise ParameterError(
+            f"adc_bits={bits} with {n_row_blocks} row blocks: the int32 sum of the row blocks' "
+            f"outputs could overflow; use fewer bits or taller tiles"
+        )
+    return -float(2 ** (bits - 1)), float(2 ** (bits - 1) - 1)
+
+
+def _with_pre_adc(noise: np.ndarray, pre_adc, shape: tuple[int, ...]) -> np.ndarray:
+    """The kernels' additive pre-ADC term: the read noise plus ``pre_adc`` (if given)."""
+    if pre_adc is None:
+        return noise
+    arr = np.asarray(pre_adc, dtype=np.float64)
+    if arr.shape != shape:
+        raise ShapeError(f"pre_adc has shape {arr.shape}; this layer needs {shape} "
+                         f"(groups, row blocks, output pixels, outputs per group)")
+    if not np.all(np.isfinite(arr)):
+        raise ParameterError(f"pre_adc holds {int((~np.isfinite(arr)).sum())} non-finite "
+                             f"value(s)")
+    return np.ascontiguousarray(arr + noise if noise.size else arr)
+
+
 # --------------------------------------------------------------------------- public functions
 def tile_mvm(x: np.ndarray, w_block: np.ndarray, scales=None, noise_std: float = 0.0,
              seed=None, rows: int = DEFAULT_ROWS, cols: int = DEFAULT_COLS) -> np.ndarray:
@@ -464,7 +500,8 @@ def conv_output_hw(h: int, w: int, kernel: tuple[int, int], stride: tuple[int, i
 
 def conv2d_tiles(x: np.ndarray, w: np.ndarray, stride=1, padding=0, dilation=1,
                  groups: int = 1, rows: int = DEFAULT_ROWS, cols: int = DEFAULT_COLS,
-                 scales=None, noise_std: float = 0.0, seed=None) -> np.ndarray:
+                 scales=None, noise_std: float = 0.0, seed=None, adc_bits: int = 8,
+                 pre_adc=None) -> np.ndarray:
     """A conv layer executed on tile blocks; returns the core's int32 sums of tile outputs.
 
     Per group ``g``, output pixel ``p`` and row block ``r`` of :func:`block_grid` ``(K, N)``,
@@ -486,6 +523,11 @@ def conv2d_tiles(x: np.ndarray, w: np.ndarray, stride=1, padding=0, dilation=1,
             group ``g``, row block ``r``, output pixel ``p = oh * Wo + ow`` and column ``j`` of
             the group is ``noise_std * z[g, r, p, j]`` with
             ``z = default_rng(seed).standard_normal((groups, R, Ho * Wo, Cout // groups))``.
+        adc_bits: ADC resolution: each row block's output saturates to
+            ``[-2**(b-1), 2**(b-1) - 1]`` (8: the int8 tile of the module docstring).
+        pre_adc: optional float64 array of that same noise layout, added before the ADC in
+            output LSB (after the gain): e.g. the error ``gain * x . (W_analog - W)`` of
+            non-ideal conductances (:mod:`aimclib.pcm`).
 
     Returns:
         int32 array (Cout, Ho, Wo).
@@ -518,7 +560,9 @@ def conv2d_tiles(x: np.ndarray, w: np.ndarray, stride=1, padding=0, dilation=1,
     ng, kg = cout // groups, cg * kh * kw
     grid = block_grid(kg, ng, rows, cols)
     scale_arr = _scales(scales, cout, "w", w.shape).reshape(groups, ng)
-    noise = _noise(noise_std, seed, (groups, grid.n_row_blocks, ho * wo, ng))
+    layout = (groups, grid.n_row_blocks, ho * wo, ng)
+    noise = _with_pre_adc(_noise(noise_std, seed, layout), pre_adc, layout)
+    lo, hi = _adc_levels(adc_bits, grid.n_row_blocks)
     pt, pl, pb, pr = pads
     xhwc = np.zeros((h + pt + pb, wd + pl + pr, c), dtype=np.int8)
     xhwc[pt:pt + h, pl:pl + wd] = x.transpose(1, 2, 0)
@@ -526,13 +570,13 @@ def conv2d_tiles(x: np.ndarray, w: np.ndarray, stride=1, padding=0, dilation=1,
     wk = np.ascontiguousarray(w.reshape(groups, ng, kg).transpose(0, 2, 1))
     acc = _conv_tiles_kernel(xhwc, wk, kh, kw, stride[0], stride[1],
                              dilation[0], dilation[1], ho, wo, grid.row_offsets,
-                             grid.col_offsets, scale_arr, noise)
+                             grid.col_offsets, scale_arr, noise, lo, hi)
     return np.ascontiguousarray(acc.transpose(0, 2, 1)).reshape(cout, ho, wo)
 
 
 def linear_tiles(x: np.ndarray, w: np.ndarray, rows: int = DEFAULT_ROWS,
                  cols: int = DEFAULT_COLS, scales=None, noise_std: float = 0.0,
-                 seed=None) -> np.ndarray:
+                 seed=None, adc_bits: int = 8, pre_adc=None) -> np.ndarray:
     """A linear layer executed on tile blocks; returns the core's int32 sums of tile outputs.
 
     Same semantics as :func:`conv2d_tiles` with one output pixel.
@@ -543,6 +587,8 @@ def linear_tiles(x: np.ndarray, w: np.ndarray, rows: int = DEFAULT_ROWS,
         rows, cols, scales: as in :func:`conv2d_tiles` (scales per output feature).
         noise_std, seed: read noise; the noise of row block ``r`` and output ``j`` is
             ``noise_std * z[r, j]`` with ``z = default_rng(seed).standard_normal((R, N))``.
+        adc_bits: ADC resolution, as in :func:`conv2d_tiles`.
+        pre_adc: optional float64 (R, N) added before the ADC, in output LSB.
 
     Returns:
         int32 array (N,).
@@ -558,11 +604,13 @@ def linear_tiles(x: np.ndarray, w: np.ndarray, rows: int = DEFAULT_ROWS,
     grid = block_grid(k, n, rows, cols)
     scale_arr = _scales(scales, n, "w", w.shape).reshape(1, n)
     # The conv kernel's noise layout (G, R, pixels, N) with G = pixels = 1.
-    noise = _noise(noise_std, seed, (grid.n_row_blocks, n))
+    noise = _with_pre_adc(_noise(noise_std, seed, (grid.n_row_blocks, n)), pre_adc,
+                          (grid.n_row_blocks, n))
     noise = noise.reshape(1, grid.n_row_blocks, 1, n) if noise.size else np.zeros((0,) * 4)
+    lo, hi = _adc_levels(adc_bits, grid.n_row_blocks)
     wk = np.ascontiguousarray(w.T).reshape(1, k, n)
     acc = _conv_tiles_kernel(x.reshape(1, 1, k), wk, 1, 1, 1, 1, 1, 1, 1, 1, grid.row_offsets,
-                             grid.col_offsets, scale_arr, noise)
+                             grid.col_offsets, scale_arr, noise, lo, hi)
     return acc.reshape(n)
 
 

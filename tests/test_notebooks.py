@@ -28,6 +28,9 @@ EXPECTED = {
     "06_sensitivity": {"figures": ["sensitivity_tornado_speedup", "sensitivity_tornado_energy",
                                    "published_region"],
                        "tables": ["sensitivity_tornado", "published_region"]},
+    "07_accuracy": {"figures": ["accuracy_coverage", "accuracy_pareto", "accuracy_aware_layers"],
+                    "tables": ["accuracy_model", "accuracy_pcm_model", "accuracy_coverage",
+                               "accuracy_sensitivity", "accuracy_pareto", "accuracy_aware"]},
 }
 
 
