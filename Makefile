@@ -16,7 +16,7 @@ PARAMS := $(if $(QUICK),quick,full)
 QUICK_DIRS := --figures-dir build/quick/figures --data-dir build/quick/data \
               --output-dir build/quick/notebooks
 
-.PHONY: help setup figures test clean-output
+.PHONY: help setup figures test explore explorer-screenshot clean-output
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,6 +37,13 @@ figures: $(STAMP)  ## regenerate every figure and data table, update README numb
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest
+
+PORT ?= 8866
+explore: $(STAMP)  ## serve the explorer (notebooks/05_explorer.ipynb) as a web app on 127.0.0.1:$(PORT), offline
+	$(BIN)/python -m aimclib.webapp --port $(PORT) notebooks/05_explorer.ipynb
+
+explorer-screenshot: $(STAMP)  ## run the browser test and save figures/explorer.png (needs tools/install_browser.sh)
+	AIMCLIB_EXPLORER_SCREENSHOT=figures/explorer.png $(BIN)/python -m pytest -q -m browser tests/test_explorer_browser.py
 
 clean-output:  ## remove executed notebook copies
 	rm -rf notebooks/output
