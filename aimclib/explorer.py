@@ -309,10 +309,11 @@ class Explorer:
                                             style=style, bar_style="info",
                                             layout=widgets.Layout(visibility="hidden"))
         self.status = widgets.HTML("starting", layout=widgets.Layout(min_height="1.6em"))
-        self.table = widgets.HTML("", layout=widgets.Layout(overflow_x="auto"))
+        self.table = widgets.HTML("", layout=widgets.Layout(overflow="auto"))
         self.gantt, self.layers = GanttFigure(), LayerFigure(top_layers)
-        self.images = {name: widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
-                       for name in ("gantt", "layers")}
+        self.images = {name: widgets.Image(format="png", layout=widgets.Layout(
+            width=f"{round(fig.get_figwidth() * SCREEN_DPI)}px", max_width="100%"))
+            for name, fig in (("gantt", self.gantt.fig), ("layers", self.layers.fig))}
         for name, image in self.images.items():
             image.add_class(f"aimclib-figure-{name}")
         self.table.add_class("aimclib-table")
