@@ -305,7 +305,7 @@ class Explorer:
             "allocation": dropdown("allocation", ALLOCATIONS, allocation),
             "balancer": dropdown("balancer", BALANCERS, balancer),
         }
-        self.progress = widgets.IntProgress(value=0, min=0, max=4, description="loading",
+        self.progress = widgets.IntProgress(value=0, min=0, max=3, description="loading",
                                             style=style, bar_style="info",
                                             layout=widgets.Layout(visibility="hidden"))
         self.status = widgets.HTML("starting", layout=widgets.Layout(min_height="1.6em"))
@@ -366,7 +366,7 @@ class Explorer:
 
     # ----------------------------------------------------------------- drawing
     def _progress(self, step: int | None, text: str = "") -> None:
-        """Show progress step ``step`` of 4 with ``text``; None hides the bar."""
+        """Show progress step ``step`` of 3 with ``text``; None hides the bar."""
         if step is None:
             self.progress.layout.visibility = "hidden"
             return
