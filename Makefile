@@ -16,7 +16,7 @@ PARAMS := $(if $(QUICK),quick,full)
 QUICK_DIRS := --figures-dir build/quick/figures --data-dir build/quick/data \
               --output-dir build/quick/notebooks
 
-.PHONY: help setup figures test train clean-output
+.PHONY: help setup figures test train explore explorer-screenshot clean-output
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,6 +40,13 @@ test: $(STAMP)  ## run the test suite
 
 train: $(STAMP)  ## retrain the digits CNN of notebook 07 (data/digits_cnn.npz and .log; bit-identical)
 	$(BIN)/python -m aimclib.trained --out data/digits_cnn.npz
+
+PORT ?= 8866
+explore: $(STAMP)  ## serve the explorer (notebooks/05_explorer.ipynb) as a web app on 127.0.0.1:$(PORT), offline
+	$(BIN)/python -m aimclib.webapp --port $(PORT) notebooks/05_explorer.ipynb
+
+explorer-screenshot: $(STAMP)  ## run the browser test and save figures/explorer.png (needs tools/install_browser.sh)
+	AIMCLIB_EXPLORER_SCREENSHOT=figures/explorer.png $(BIN)/python -m pytest -q -m browser tests/test_explorer_browser.py
 
 clean-output:  ## remove executed notebook copies
 	rm -rf notebooks/output
