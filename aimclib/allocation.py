@@ -16,20 +16,24 @@ number per layer: how many of its units are mapped. Strategies:
 
 The cost table (``cost[l][u]``) comes from the simulator: the layer alone, static-balanced, with
 its tiles spread over the tile-owning cores (:func:`aimclib.simulate.cost_table`).
+
+Strategies live in the registry :data:`ALLOCATIONS`: a new one is one :class:`Allocation`
+registered there (its choice function, whether it needs the cost table, its plot colour and
+marker).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 from .errors import ParameterError
+from .registry import Registry
 from .validation import check_choice, check_int
-
-ALLOCATIONS = ("layer-order", "largest-first", "reuse-first", "greedy-benefit", "optimal")
 
 
 def _fill(order: Sequence[int], unit_tiles: Sequence[np.ndarray], budget: int) -> np.ndarray:
@@ -131,28 +135,63 @@ def optimal(unit_tiles: Sequence[np.ndarray], cost: Sequence[np.ndarray], budget
     return knapsack_kernel(ptr, tiles, vals, int(min(budget, need)))
 
 
+@dataclass(frozen=True)
+class Allocation:
+    """An allocation strategy.
+
+    ``choose(budget, unit_tiles, weights, reuse, cost, prepared)`` returns the units mapped per
+    MVM layer (arguments as in :func:`allocate`). ``needs_cost``: it reads the per-layer cost
+    table; ``prepare(unit_tiles, cost)``, when given, derives from that table what every budget
+    reuses (kept with the table by the caller). ``color`` and ``marker`` draw it in figures.
+    """
+
+    name: str
+    choose: Callable[..., np.ndarray]
+    needs_cost: bool = False
+    prepare: Callable | None = None
+    color: str = "#444444"
+    marker: str = "o"
+
+
+def _ordered_by(key: str) -> Callable[..., np.ndarray]:
+    """A choice function filling layers in the order of ``weights`` or ``reuse``, most first."""
+    def choose(budget, unit_tiles, weights, reuse, cost, prepared):
+        by = weights if key == "weights" else reuse
+        return _fill(sorted(range(len(unit_tiles)), key=lambda i: (-by[i], i)), unit_tiles,
+                     budget)
+    return choose
+
+
+ALLOCATIONS: Registry[Allocation] = Registry("allocation", [
+    # in the order figures list them; black is the optimum the others are measured against
+    Allocation("optimal", lambda budget, ut, w, r, cost, prepared: optimal(
+        ut, cost, budget, prepared), needs_cost=True, prepare=knapsack_options,
+        color="#000000", marker=""),
+    Allocation("greedy-benefit", lambda budget, ut, w, r, cost, prepared: greedy(
+        ut, cost, budget), needs_cost=True, color="#44AA99", marker="o"),
+    Allocation("reuse-first", _ordered_by("reuse"), color="#AA4499", marker="v"),
+    Allocation("layer-order", lambda budget, ut, w, r, cost, prepared: _fill(
+        range(len(ut)), ut, budget), color="#CC6677", marker="^"),
+    Allocation("largest-first", _ordered_by("weights"), color="#999933", marker="s"),
+])
+"""The allocation strategies by name (a sequence of names; ``ALLOCATIONS.entry(name)``)."""
+
+
 def allocate(strategy: str, budget: int, unit_tiles: Sequence[np.ndarray],
              weights: Sequence[int], reuse: Sequence[float],
-             cost: Sequence[np.ndarray] | None = None, options: tuple | None = None
-             ) -> np.ndarray:
+             cost: Sequence[np.ndarray] | None = None, prepared=None) -> np.ndarray:
     """Units mapped per MVM layer for ``strategy`` under ``budget`` tiles.
 
     ``weights`` and ``reuse`` (MACs per weight) order the simple strategies; ``cost`` (one
-    array per layer, indexed by units mapped) drives ``greedy-benefit`` and ``optimal``
-    (``options``: its :func:`knapsack_options`, when the caller keeps them).
+    array per layer, indexed by units mapped) drives the strategies that need it
+    (``prepared``: the strategy's ``prepare(unit_tiles, cost)``, when the caller keeps it).
     """
     check_choice(strategy, "allocation", ALLOCATIONS, where="allocate")
     budget = check_int(budget, "budget (tiles)", low=0, where="allocate")
-    n = len(unit_tiles)
-    if strategy == "layer-order":
-        return _fill(range(n), unit_tiles, budget)
-    if strategy == "largest-first":
-        return _fill(sorted(range(n), key=lambda i: (-weights[i], i)), unit_tiles, budget)
-    if strategy == "reuse-first":
-        return _fill(sorted(range(n), key=lambda i: (-reuse[i], i)), unit_tiles, budget)
-    if cost is None:
+    entry = ALLOCATIONS.entry(strategy)
+    if entry.needs_cost and cost is None:
         raise ParameterError(f"allocate: allocation {strategy!r} needs the per-layer cost "
                              f"table (cost=)")
-    if strategy == "greedy-benefit":
-        return greedy(unit_tiles, cost, budget)
-    return optimal(unit_tiles, cost, budget, options)
+    if entry.prepare is not None and prepared is None:
+        prepared = entry.prepare(unit_tiles, cost)
+    return entry.choose(budget, unit_tiles, weights, reuse, cost, prepared)

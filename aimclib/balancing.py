@@ -21,10 +21,15 @@ MVM per output position). The balancers:
   (:mod:`aimclib.engine`).
 
 Tasks are returned as :class:`TaskSet` arrays, tiles numbered locally within the layer.
+
+Balancers live in the registry :data:`BALANCERS`: a new one is one :class:`Balancer`
+registered there (how it cuts a layer, which splits it scores, whether it steals and takes
+a seed, how figures draw it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numba
@@ -33,10 +38,9 @@ import numpy as np
 from .cpu import memory_seconds
 from .engine import KIND_DIGITAL, KIND_LOOSE, KIND_TIGHT
 from .mapping import split_sizes
+from .registry import Registry
 from .system import SystemConfig
 from .workload import LayerWork
-
-BALANCERS = ("static-even", "static-balanced", "work-stealing")
 
 
 @dataclass(frozen=True)
@@ -315,6 +319,51 @@ def _balanced_loose(b: _Builder) -> None:
                 b.digital(c, share / b.eff_px)
 
 
+def _cut_balanced(b: _Builder, tight: bool, chunks: int) -> None:
+    if tight and b.n_tiles:
+        _balanced_tight(b)
+    elif b.n_tiles:
+        _balanced_loose(b)
+    else:
+        _even(b, tight, 1)
+
+
+@dataclass(frozen=True)
+class Balancer:
+    """A balancer.
+
+    ``cut(builder, tight, chunks)`` cuts one layer into tasks (``chunks``: the options'
+    tasks per core). ``also_scores``: other registered balancers whose split of each layer is
+    scored too, the fastest kept (this one's own on ties). ``steals``: idle cores steal
+    tasks in the engine; ``seeded``: its schedules depend on the seed (the victim choice).
+    ``line`` and ``hatch`` draw it in figures.
+    """
+
+    name: str
+    cut: Callable[[_Builder, bool, int], None]
+    also_scores: tuple[str, ...] = ()
+    steals: bool = False
+    seeded: bool = False
+    line: object = "-"
+    hatch: str = ""
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The splits scored for a layer: this balancer's own first."""
+        return (self.name,) + self.also_scores
+
+
+BALANCERS: Registry[Balancer] = Registry("balancer", [
+    # in the order figures list them; dotted lines are not used (reference lines are solid)
+    Balancer("static-balanced", _cut_balanced, also_scores=("static-even",), line="-"),
+    Balancer("static-even", lambda b, tight, chunks: _even(b, tight, 1),
+             line=(0, (4, 1.5)), hatch="////"),
+    Balancer("work-stealing", _even, steals=True, seeded=True, line=(0, (3, 1, 1, 1)),
+             hatch="...."),
+])
+"""The balancers by name (a sequence of names; ``BALANCERS.entry(name)``)."""
+
+
 def layer_tasks(work: LayerWork, units: int, owners: np.ndarray, balancer: str,
                 sys: SystemConfig, tasks_per_core: int) -> TaskSet:
     """The tasks of one layer for ``balancer`` with ``units`` units mapped, on ``sys.cores``
@@ -322,18 +371,8 @@ def layer_tasks(work: LayerWork, units: int, owners: np.ndarray, balancer: str,
 
     ``owners`` gives the owning core of each of the layer's mapped tiles (tight coupling).
     For static-balanced the caller scores this split against static-even (see
-    :func:`aimclib.simulate.barrier_schedules`).
+    :func:`aimclib.scheduling.barrier_schedules`).
     """
-    p, tight = sys.cores, sys.coupling == "tight"
-    b = _Builder(work, units, owners, p, sys)
-    if balancer == "static-even":
-        _even(b, tight, 1)
-    elif balancer == "work-stealing":
-        _even(b, tight, tasks_per_core)
-    elif tight and b.n_tiles:
-        _balanced_tight(b)
-    elif b.n_tiles:
-        _balanced_loose(b)
-    else:
-        _even(b, tight, 1)
+    b = _Builder(work, units, owners, sys.cores, sys)
+    BALANCERS.entry(balancer).cut(b, sys.coupling == "tight", tasks_per_core)
     return b.build()

@@ -530,31 +530,40 @@ def preset_path(name: str):
     return None
 
 
-def _read_preset(name_or_path: str | Path, _seen: tuple = ()
-                 ) -> tuple[str, dict, dict, dict, str]:
-    text = str(name_or_path)
+def _locate(text: str) -> tuple[Path, str]:
+    """The file a preset name or ``.toml`` path names, and how messages call it."""
     if text.endswith(".toml") or "/" in text:
         path = Path(text)
         if not path.is_file():
             raise PresetError(f"no such preset file: {text}")
-        raw, origin = path.read_text(), str(path)
-    else:
-        res = preset_path(text)
-        if res is None:
-            raise UnknownNameError(f"unknown preset {text!r}; known presets: "
-                                   f"{', '.join(preset_names())} (or pass a .toml file, or "
-                                   f"put one in {user_preset_dir()})")
-        raw, origin = res.read_text(), f"preset {text!r}"
+        return path, str(path)
+    res = preset_path(text)
+    if res is None:
+        raise UnknownNameError(f"unknown preset {text!r}; known presets: "
+                               f"{', '.join(preset_names())} (or pass a .toml file, or "
+                               f"put one in {user_preset_dir()})")
+    return Path(str(res)), f"preset {text!r}"
+
+
+def _read_preset(name_or_path: str | Path, _seen: tuple = ()
+                 ) -> tuple[str, dict, dict, dict, str, tuple[Path, ...]]:
+    """Parse a preset and the chain of presets it extends: name, values, sources, ranges,
+    origin, and every file read (the preset's own first)."""
+    text = str(name_or_path)
+    path, origin = _locate(text)
+    raw = path.read_text()
     try:
         doc = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as e:
         raise PresetError(f"{origin} is not valid TOML: {e}") from None
     values, sources, ranges = _raw_values(doc, origin)
+    files = (path,)
     base = doc.get("base")
     if base:
         if base in _seen:
             raise PresetError(f"{origin}: presets extend each other in a cycle: {_seen}")
-        _, bvalues, bsources, branges, _ = _read_preset(base, _seen + (base,))
+        _, bvalues, bsources, branges, _, bfiles = _read_preset(base, _seen + (base,))
+        files += bfiles
         for section, table in values.items():
             bvalues.setdefault(section, {}).update(table)
         # a value the child sets keeps the base's range only while it is still an assumption
@@ -563,7 +572,56 @@ def _read_preset(name_or_path: str | Path, _seen: tuple = ()
             if key not in ranges and status != "assumed":
                 branges.pop(key, None)
         values, sources, ranges = bvalues, {**bsources, **sources}, {**branges, **ranges}
-    return str(doc.get("name", Path(text).stem)), values, sources, ranges, origin
+    return str(doc.get("name", Path(text).stem)), values, sources, ranges, origin, files
+
+
+_PARSED: dict[tuple[str, str], tuple[tuple, SystemConfig]] = {}
+"""Built presets by (name or path, file): the files' stamps when read, and the system.
+Sweeps call :func:`load_system` for every configuration; a preset file is parsed again only
+when it (or a preset it extends) changes on disk."""
+
+
+_PARSED_MAX = 256
+"""Presets kept in :data:`_PARSED` (it is emptied when full; a preset is small)."""
+
+
+def _stamps(files) -> tuple:
+    """What identifies each file's content on disk: path, size and modification time (ns)."""
+    out = []
+    for f in files:
+        try:
+            st = os.stat(f)
+        except OSError:
+            return ()
+        out.append((str(f), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _copy(cfg: SystemConfig) -> SystemConfig:
+    """A copy of ``cfg`` that shares its (frozen) sections but owns its sources and ranges
+    (so a caller editing them never changes the cached preset); the hash is kept."""
+    out = dataclasses.replace(cfg, sources=dict(cfg.sources), ranges=dict(cfg.ranges))
+    if "_hash" in cfg.__dict__:
+        object.__setattr__(out, "_hash", cfg.__dict__["_hash"])
+    return out
+
+
+def _preset(text: str) -> SystemConfig:
+    """The validated system of preset ``text`` (a name or a path), parsed once per content."""
+    key = (text, str(_locate(text)[0]))
+    hit = _PARSED.get(key)
+    if hit is not None and _stamps(f for f, _, _ in hit[0]) == hit[0]:
+        cfg = hit[1]
+        _warn_implausible(cfg, cfg.ranges)  # as a fresh parse would
+        return _copy(cfg)
+    name, values, sources, ranges, origin, files = _read_preset(text)
+    stamps = _stamps(files)
+    cfg = _build(name, values, sources, ranges, origin)
+    if stamps:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = (stamps, cfg)
+    return _copy(cfg)
 
 
 def override_key(key: str) -> str:
@@ -615,8 +673,7 @@ def load_system(preset: str | Path | SystemConfig = "alpine-tight", **overrides:
     if isinstance(preset, SystemConfig):
         cfg = preset
     else:
-        name, values, sources, ranges, origin = _read_preset(preset)
-        cfg = _build(name, values, sources, ranges, origin)
+        cfg = _preset(str(preset))
     fixed = {k.replace("__", "."): v for k, v in overrides.items()}
     return _apply_overrides(cfg, fixed) if fixed else cfg
 

@@ -29,7 +29,7 @@ from aimclib import sweep as sweep_mod
 from aimclib.errors import (AimcError, CacheError, LimitError, ModelFormatError, OutputError,
                             ParameterError)
 from aimclib.functional import MAX_ROWS, quantize, tile_mvm
-from aimclib.simulate import _owner_sequence
+from aimclib.placement import _owner_sequence
 from aimclib.sweep import SweepInterrupted, sweep
 from aimclib.system import PresetError
 from aimclib.validation import (MAX_CORES, MAX_SEED, check_choice, check_float, check_int,
