@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
-from .balancing import TaskSet
+from .balancing import CostArrays, TaskSet
 from .engine import RAN_ANALOG, RAN_STOLEN_DIGITAL
 from .system import SystemConfig
-from .workload import Workload
 
 CORE_PARTS = ("digital", "interface", "tile_wait", "host", "steal")
 """Busy core-second components (plus ``idle``)."""
@@ -26,25 +26,96 @@ PARTS = CORE_PARTS + ("steals", "mvms", "tile_busy_s", "tile_j", "bus_bytes", "d
 stealing, MVMs, tile busy time (s), tile MVM energy (J), bus and DRAM bytes (B)."""
 
 
-def layer_totals(wl: Workload, i: int, units: int, tasks: TaskSet, ran_on: np.ndarray,
-           how: np.ndarray, steal_s: float) -> np.ndarray:
-    """One layer's totals in :data:`PARTS` order."""
-    t, w = tasks, wl.layers[i]
-    analog = how == RAN_ANALOG
-    stolen = how == RAN_STOLEN_DIGITAL
-    digital_s = np.where(stolen, t.alt_s, t.core_s)[~analog].sum()
-    moved = int(np.count_nonzero(ran_on != t.core))
-    stolen_tiles = np.unique(t.tile[stolen])
-    stolen_weights = 0.0
-    if stolen_tiles.size:  # a thief reads the stolen block's weights from DRAM
-        stolen_weights = float((w.mapping.tile_rows[stolen_tiles]
-                                * w.mapping.tile_cols[stolen_tiles]).sum()
-                               ) * wl.system.cpu.activation_bytes
-    return np.array([
-        digital_s, t.iface_s[analog].sum(), t.stall_s[analog].sum(), t.host_s[analog].sum(),
-        moved * steal_s, moved, t.mvms[analog].sum(), t.tile_s[analog].sum(),
-        t.energy_j[analog].sum(), t.bus_bytes[analog].sum(),
-        float(w.digital_dram_bytes[units]) + stolen_weights], dtype=np.float64)
+@numba.njit(cache=True)
+def pairwise_sum(a, n):
+    """Sum of ``a[:n]`` exactly as NumPy's ``np.sum`` adds a contiguous float64 array
+    (pairwise: blocks of up to 128 summed with eight accumulators, halves split at a multiple
+    of 8; ``tests/test_simulate.py`` checks it against ``np.sum``), so compiled totals are
+    bit-identical to NumPy's."""
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r = a[:8].copy()
+        i = 8
+        while i < n - (n % 8):
+            for j in range(8):
+                r[j] += a[i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        while i < n:
+            res += a[i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return pairwise_sum(a, n2) + pairwise_sum(a[n2:], n - n2)
+
+
+@numba.njit(cache=True)
+def _totals_kernel(ptr, layers, units, tile0, kind_core, tile, core_s, alt_s, iface_s, stall_s,
+                   host_s, mvms, tile_s, energy_j, bus_bytes, ran_on, how, steal_s, unit_ptr,
+                   dram_bytes, cells, weight_bytes):
+    """Per request ``r`` (tasks ``ptr[r]:ptr[r+1]`` of layer ``layers[r]`` with ``units[r]``
+    mapped), the :data:`PARTS` totals, as NumPy sums of the selected tasks in task order."""
+    n_req = layers.shape[0]
+    out = np.zeros((n_req, len(PARTS)))
+    buf = np.empty(max(1, ptr[n_req] - ptr[0]))
+    seen = np.zeros(cells.shape[0], np.bool_)
+    for r in range(n_req):
+        a, b = ptr[r], ptr[r + 1]
+        vals = (iface_s, stall_s, host_s, tile_s, energy_j, bus_bytes)
+        n = 0
+        for i in range(a, b):  # digital (and stolen) core time of the tasks not on a tile
+            if how[i] != RAN_ANALOG:
+                buf[n] = alt_s[i] if how[i] == RAN_STOLEN_DIGITAL else core_s[i]
+                n += 1
+        out[r, 0] = pairwise_sum(buf, n)
+        moved = 0
+        mv = 0
+        for i in range(a, b):
+            if ran_on[i] != kind_core[i]:
+                moved += 1
+            if how[i] == RAN_ANALOG:
+                mv += mvms[i]
+        for col, k in ((1, 0), (2, 1), (3, 2), (7, 3), (8, 4), (9, 5)):
+            arr = vals[k]
+            n = 0
+            for i in range(a, b):
+                if how[i] == RAN_ANALOG:
+                    buf[n] = arr[i]
+                    n += 1
+            out[r, col] = pairwise_sum(buf, n)
+        out[r, 4] = moved * steal_s
+        out[r, 5] = moved
+        out[r, 6] = mv
+        # a thief reads a stolen block's weights from DRAM (each stolen tile once)
+        stolen_cells = 0
+        for i in range(a, b):
+            if how[i] == RAN_STOLEN_DIGITAL and not seen[tile0[r] + tile[i]]:
+                seen[tile0[r] + tile[i]] = True
+                stolen_cells += cells[tile0[r] + tile[i]]
+        for i in range(a, b):
+            if how[i] == RAN_STOLEN_DIGITAL:
+                seen[tile0[r] + tile[i]] = False
+        weights = stolen_cells * weight_bytes if stolen_cells > 0 else 0.0
+        out[r, 10] = dram_bytes[unit_ptr[layers[r]] + units[r]] + weights
+    return out
+
+
+def layer_totals(tasks: TaskSet, ptr: np.ndarray, layers, units, ran_on: np.ndarray,
+                 how: np.ndarray, steal_s: float, arrays: CostArrays) -> np.ndarray:
+    """Each request's totals in :data:`PARTS` order (one row per request): requests are
+    layers ``layers`` with ``units`` mapped whose tasks are ``tasks[ptr[r]:ptr[r+1]]``, run
+    as ``ran_on`` and ``how`` say."""
+    layers = np.asarray(layers, np.int64)
+    t, A = tasks, arrays
+    return _totals_kernel(ptr, layers, np.asarray(units, np.int64), A.tile_ptr[layers], t.core,
+                          t.tile, t.core_s, t.alt_s, t.iface_s, t.stall_s, t.host_s, t.mvms,
+                          t.tile_s, t.energy_j, t.bus_bytes, ran_on, how, steal_s, A.unit_ptr,
+                          A.dram_bytes, A.cells, A.weight_bytes)
 
 
 def powered_tile_seconds(hw: SystemConfig, latency: float, tiles_per_layer, durations

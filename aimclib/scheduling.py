@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
 from .accounting import layer_totals
-from .balancing import BALANCERS, TaskSet, layer_tasks
+from .balancing import (BALANCERS, CostArrays, EvenCut, TaskSet, cost_arrays, even_tasks,
+                        layer_tasks)
 from .engine import (VICTIM_MOST_LOADED, VICTIM_RANDOM, simulate_barrier_kernel,
                      simulate_kernel)
 from .network import Network
@@ -56,9 +57,9 @@ class BalancerOptions:
 
 
 @dataclass
-class LayerSchedule:
-    """One layer's tasks and when, where and how each ran (times from the layer's start in
-    barrier mode, absolute in DAG mode), with its totals ``vec`` in :data:`PARTS` order."""
+class ScheduleBatch:
+    """Tasks simulated together (several layers, one after the other) and when, where and how
+    each ran: the engine's output, which :class:`LayerSchedule` views."""
 
     tasks: TaskSet
     start: np.ndarray
@@ -66,8 +67,41 @@ class LayerSchedule:
     ran_on: np.ndarray
     how: np.ndarray
     tile_start: np.ndarray
-    makespan: float
-    vec: np.ndarray
+
+
+class LayerSchedule:
+    """One layer's tasks and when, where and how each ran (times from the layer's start in
+    barrier mode, absolute in DAG mode): views of tasks ``a:b`` of a :class:`ScheduleBatch`,
+    with the layer's ``makespan`` (s) and its totals ``vec`` in :data:`PARTS` order."""
+
+    def __init__(self, batch: ScheduleBatch, a: int, b: int, makespan: float, vec: np.ndarray):
+        self.batch, self.a, self.b = batch, a, b
+        self.makespan = makespan
+        self.vec = vec
+
+    @cached_property
+    def tasks(self) -> TaskSet:
+        return self.batch.tasks.slice(self.a, self.b)
+
+    @property
+    def start(self) -> np.ndarray:
+        return self.batch.start[self.a:self.b]
+
+    @property
+    def end(self) -> np.ndarray:
+        return self.batch.end[self.a:self.b]
+
+    @property
+    def ran_on(self) -> np.ndarray:
+        return self.batch.ran_on[self.a:self.b]
+
+    @property
+    def how(self) -> np.ndarray:
+        return self.batch.how[self.a:self.b]
+
+    @property
+    def tile_start(self) -> np.ndarray:
+        return self.batch.tile_start[self.a:self.b]
 
 
 # ------------------------------------------------------------------------------- caching
@@ -103,7 +137,8 @@ class WorkloadCache:
     and energy tables of the allocation; ``prepared[(table key, objective, tiles or None,
     allocation)]``: what an allocation strategy derives from a cost table;
     ``coverage[(allocation, objective, tiles)]``: coverage of an allocation;
-    ``baselines[(cores, options, dag)]``: the all-digital latency, energy and breakdown.
+    ``baselines[(cores, options, dag)]``: the all-digital latency, energy and breakdown;
+    ``arrays``: the workload's :class:`~aimclib.balancing.CostArrays`.
     """
 
     runs: dict = field(default_factory=dict)
@@ -112,6 +147,7 @@ class WorkloadCache:
     prepared: dict = field(default_factory=dict)
     coverage: dict = field(default_factory=dict)
     baselines: dict = field(default_factory=dict)
+    arrays: CostArrays | None = None
 
 
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -130,6 +166,14 @@ def cache_of(wl: Workload) -> WorkloadCache:
     return cache
 
 
+def arrays_of(wl: Workload) -> CostArrays:
+    """The workload's cost arrays (built once)."""
+    cache = cache_of(wl)
+    if cache.arrays is None:
+        cache.arrays = cost_arrays(wl.layers, wl.system)
+    return cache.arrays
+
+
 def clear_caches() -> None:
     """Forget cached workloads and layer schedules (e.g. to measure cold start)."""
     _workload.cache_clear()
@@ -137,17 +181,34 @@ def clear_caches() -> None:
 
 
 # ------------------------------------------------------------------------------ schedules
-def _tasks(wl: Workload, hw: SystemConfig, i: int, units: int, owners: np.ndarray, split: str,
-           opts: BalancerOptions) -> TaskSet:
-    return layer_tasks(wl.layers[i], units, owners, split, hw, opts.tasks_per_core)
-
-
-def _concat(sets: list[TaskSet]) -> tuple[dict, np.ndarray, int]:
-    ptr = np.concatenate([[0], np.cumsum([len(s) for s in sets])]).astype(np.int64)
-    cat = {f: np.concatenate([getattr(s, f) for s in sets]) for f in
-           ("kind", "core", "tile", "core_s", "tile_s", "bus_s", "alt_s")}
-    n_tiles = max([int(s.tile.max(initial=-1)) + 1 for s in sets] + [1])
-    return cat, ptr, n_tiles
+def _build_tasks(wl: Workload, hw: SystemConfig, requests: list[tuple],
+                 opts: BalancerOptions) -> tuple[TaskSet, np.ndarray]:
+    """The tasks of ``(layer index, units, owners, split)`` requests one after the other, and
+    the CSR pointer over the requests: even cuts in one compiled call per split, other cuts
+    layer by layer."""
+    groups: dict[str, list[int]] = {}
+    for j, r in enumerate(requests):
+        groups.setdefault(r[3], []).append(j)
+    tight = hw.coupling == "tight"
+    parts: list = [None] * len(requests)
+    for split, idx in groups.items():
+        cut = BALANCERS.entry(split).cut
+        if isinstance(cut, EvenCut):
+            tasks, ptr = even_tasks(arrays_of(wl), [requests[j][0] for j in idx],
+                                    [requests[j][1] for j in idx],
+                                    [requests[j][2] for j in idx], hw.cores, tight,
+                                    cut.chunks(opts.tasks_per_core))
+            if len(groups) == 1:
+                return tasks, ptr
+            for k, j in enumerate(idx):
+                parts[j] = tasks.slice(ptr[k], ptr[k + 1])
+        else:
+            for j in idx:
+                i, u, own, _ = requests[j]
+                parts[j] = layer_tasks(wl.layers[i], u, own, split, hw, opts.tasks_per_core)
+    ptr = np.zeros(len(parts) + 1, np.int64)
+    np.cumsum([len(t) for t in parts], out=ptr[1:])
+    return TaskSet.concat(parts), ptr
 
 
 _TASK_BYTES = 200
@@ -176,32 +237,35 @@ def _stream_seeds(seed: int, layers) -> np.ndarray:
     return np.array([stream_seed(seed, int(i)) for i in layers], np.int64)
 
 
+def _schedules(wl: Workload, requests: list[tuple], opts: BalancerOptions, tasks: TaskSet,
+               ptr: np.ndarray, out: tuple, makespans) -> list[LayerSchedule]:
+    """The :class:`LayerSchedule` of each request from the engine's per-task ``out``."""
+    batch = ScheduleBatch(tasks, *out)
+    vecs = layer_totals(tasks, ptr, [r[0] for r in requests], [r[1] for r in requests],
+                        batch.ran_on, batch.how, opts.steal_latency_s, arrays_of(wl))
+    return [LayerSchedule(batch, int(ptr[j]), int(ptr[j + 1]), float(makespans[j]), vecs[j])
+            for j in range(len(requests))]
+
+
 def _run_alone(wl: Workload, hw: SystemConfig, requests: list[tuple], opts: BalancerOptions,
                seed: int) -> list[LayerSchedule]:
     """Barrier-mode schedules of ``(layer index, units, owners, split)`` requests."""
     if not requests:
         return []
-    sets = []
-    for i, u, own, sp in requests:
+    for _, _, own, sp in requests:
         _check_tasks_memory(hw, opts, len(own), sp)
-        sets.append(_tasks(wl, hw, i, u, np.array(own, np.int64), sp, opts))
-    _check_schedule_memory(hw, sum(map(len, sets)), f"{len(sets)} layer(s)")
-    cat, ptr, n_tiles = _concat(sets)
+    tasks, ptr = _build_tasks(wl, hw, requests, opts)
+    _check_schedule_memory(hw, len(tasks), f"{len(requests)} layer(s)")
     steal = any(BALANCERS.entry(r[3]).steals for r in requests)
     # only a stealing layer draws random numbers: the others need no stream
     seeds = (_stream_seeds(seed, [r[0] for r in requests]) if steal
              else np.zeros(len(requests), np.int64))
-    start, end, ran_on, how, tile_start, mk = simulate_barrier_kernel(
-        np.zeros(len(cat["kind"]), np.int64), cat["kind"], cat["core"], cat["tile"],
-        cat["core_s"], cat["tile_s"], cat["bus_s"], cat["alt_s"], ptr, hw.cores, n_tiles,
-        steal, opts.steal_latency_s, VICTIMS[opts.victim], seeds)
-    out = []
-    for j, (i, u, _, _) in enumerate(requests):
-        sl = slice(ptr[j], ptr[j + 1])
-        out.append(LayerSchedule(sets[j], start[sl], end[sl], ran_on[sl], how[sl],
-                                 tile_start[sl], float(mk[j]), layer_totals(wl, i, u, sets[j], ran_on[sl], how[sl],
-                                        opts.steal_latency_s)))
-    return out
+    *out, mk = simulate_barrier_kernel(
+        np.zeros(len(tasks), np.int64), tasks.kind, tasks.core, tasks.tile, tasks.core_s,
+        tasks.tile_s, tasks.bus_s, tasks.alt_s, ptr, hw.cores,
+        max(1, int(tasks.tile.max(initial=-1)) + 1), steal, opts.steal_latency_s,
+        VICTIMS[opts.victim], seeds)
+    return _schedules(wl, requests, opts, tasks, ptr, out, mk)
 
 
 def chosen_schedules(wl: Workload, hw: SystemConfig, keys: list[LayerKey], balancer: str,
@@ -239,34 +303,27 @@ def barrier_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray,
 
 def _dag_run(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
              split: str, opts: BalancerOptions, seed: int):
-    sets = []
-    for i in range(len(wl.layers)):
-        _check_tasks_memory(hw, opts, len(owners[i]), split)
-        sets.append(_tasks(wl, hw, i, int(units[i]), owners[i], split, opts))
-    cat, ptr, _ = _concat(sets)
+    requests = [(i, int(units[i]), owners[i], split) for i in range(len(wl.layers))]
+    for _, _, own, sp in requests:
+        _check_tasks_memory(hw, opts, len(own), sp)
+    tasks, ptr = _build_tasks(wl, hw, requests, opts)
     # the kernel sees tiles numbered globally, so that layers running at once never share one;
     # the task sets keep each layer's own numbering
     offsets = np.concatenate([[0], np.cumsum([len(o) for o in owners])]).astype(np.int64)
-    layer_ids = np.repeat(np.arange(len(sets)), np.diff(ptr)).astype(np.int64)
-    tiles = np.where(cat["tile"] >= 0, cat["tile"] + offsets[layer_ids], -1)
+    layer_ids = np.repeat(np.arange(len(requests)), np.diff(ptr)).astype(np.int64)
+    tiles = np.where(tasks.tile >= 0, tasks.tile + offsets[layer_ids], -1)
     net = wl.network
     index = {layer.name: i for i, layer in enumerate(net.layers)}
     preds = [[index[p] for p in net.predecessors(layer.name)] for layer in net.layers]
     pred_ptr = np.concatenate([[0], np.cumsum([len(p) for p in preds])]).astype(np.int64)
     pred = np.array([p for ps in preds for p in ps], np.int64)
-    start, end, ran_on, how, tile_start, release, layer_end = simulate_kernel(
-        layer_ids, cat["kind"], cat["core"], tiles, cat["core_s"], cat["tile_s"],
-        cat["bus_s"], cat["alt_s"], ptr, pred_ptr, pred, hw.cores, max(1, int(offsets[-1])),
+    *out, release, layer_end = simulate_kernel(
+        layer_ids, tasks.kind, tasks.core, tiles, tasks.core_s, tasks.tile_s, tasks.bus_s,
+        tasks.alt_s, ptr, pred_ptr, pred, hw.cores, max(1, int(offsets[-1])),
         BALANCERS.entry(split).steals, opts.steal_latency_s, VICTIMS[opts.victim],
         stream_seed(seed), False)
-    out = []
-    for j in range(len(sets)):
-        sl = slice(ptr[j], ptr[j + 1])
-        out.append(LayerSchedule(sets[j], start[sl], end[sl], ran_on[sl], how[sl],
-                                 tile_start[sl], float(layer_end[j] - release[j]),
-                                 layer_totals(wl, j, int(units[j]), sets[j], ran_on[sl], how[sl],
-                                        opts.steal_latency_s)))
-    return out, release, layer_end
+    return (_schedules(wl, requests, opts, tasks, ptr, out, layer_end - release), release,
+            layer_end)
 
 
 def dag_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
