@@ -275,15 +275,14 @@ _INT_FIELDS = ("kind", "core", "tile", "mvms")
 """Rows of the compiled cut's float and integer blocks (the :data:`TASK_FIELDS` by name)."""
 
 
-@numba.njit(cache=True)
-def _analog_task(fl, it, n, write, core, t, g, pixels, kind, remote, job_s, a):
+@numba.njit(cache=True, inline="always")
+def _analog_task(fl, it, n, write, core, t, g, pixels, kind, remote, job_s, iface_s, stall_s,
+                 host_s, tile_s, bus_bytes, energy_j, alt_px_s, vpj, xfer_px, sync_s, bus_bps):
     """Task ``n``: ``pixels`` MVMs of the layer's tile ``t`` (global tile index ``g``) as
-    :meth:`_Builder.analog` prices them. ``a``: the cost arrays' tile fields and scalars."""
+    :meth:`_Builder.analog` prices them, from the cost arrays' tile fields and scalars."""
     if pixels <= 0:
         return n
     if write:
-        iface_s, stall_s, host_s, tile_s, bus_bytes, energy_j, alt_px_s, vpj, xfer_px, \
-            sync_s, bus_bps = a
         iface = pixels * iface_s[g] + float(-(-pixels // vpj[g])) * job_s
         stall = pixels * stall_s[g]
         host = pixels * host_s[g]
@@ -324,6 +323,8 @@ def _even_layer(fl, it, n, write, own, p, tight, chunks, pixels, eff_px, dram_px
     the next task index. ``own``: owners of its ``n_tiles`` mapped tiles (global tile
     ``tile0 + t``). Analog tasks go first in each deque (tight: they are bound to their
     owner, so the digital chunks stay at the back where thieves take them)."""
+    iface_s, stall_s, host_s, tile_s, bus_bytes, energy_j, alt_px_s, vpj, xfer_px, sync_s, \
+        bus_bps = a
     m = pixels
     if n_tiles > 0 and tight:
         # a tile's stream is cut finer (chunks per core x cores) when stealing, so a thief
@@ -334,7 +335,9 @@ def _even_layer(fl, it, n, write, own, p, tight, chunks, pixels, eff_px, dram_px
             remote = own[t] != own[lead[tile0 + t]]
             for k in range(cnt):
                 n = _analog_task(fl, it, n, write, own[t], t, tile0 + t,
-                                 base + (1 if k < extra else 0), KIND_TIGHT, remote, job_s, a)
+                                 base + (1 if k < extra else 0), KIND_TIGHT, remote, job_s, iface_s,
+                                 stall_s, host_s, tile_s, bus_bytes, energy_j, alt_px_s, vpj,
+                                 xfer_px, sync_s, bus_bps)
     elif n_tiles > 0 and m >= p:
         cnt_c, base_c, extra_c = _parts_of(m, p)
         for c in range(cnt_c):
@@ -344,11 +347,13 @@ def _even_layer(fl, it, n, write, own, p, tight, chunks, pixels, eff_px, dram_px
                 for k in range(cnt):
                     n = _analog_task(fl, it, n, write, c, t, tile0 + t,
                                      base + (1 if k < extra else 0), KIND_LOOSE, False, job_s,
-                                     a)
+                                     iface_s, stall_s, host_s, tile_s, bus_bytes, energy_j,
+                                     alt_px_s, vpj, xfer_px, sync_s, bus_bps)
     elif n_tiles > 0:
         for t in range(n_tiles):
             n = _analog_task(fl, it, n, write, t % p, t, tile0 + t, m, KIND_LOOSE, False,
-                             job_s, a)
+                             job_s, iface_s, stall_s, host_s, tile_s, bus_bytes, energy_j,
+                             alt_px_s, vpj, xfer_px, sync_s, bus_bps)
     if eff_px > 0:
         px = m / p / chunks
         if px > 0:

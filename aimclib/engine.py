@@ -94,7 +94,10 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
     fin_time = np.full(n_layers, np.inf)
     pending = np.empty(n_layers, np.int64)
     n_pending = 0
-    np.random.seed(seed)
+    # only stealing draws random numbers (seeding costs about a microsecond); barrier mode
+    # seeds every layer at its release
+    if steal and not barrier:
+        np.random.seed(seed)
     n_done_layers = 0
     now = 0.0
 
@@ -108,11 +111,11 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
 
     while n_done_layers < n_layers:
         # 1. release ready layers at `now`, in layer order
-        ready = np.sort(ready_stack[:n_ready])
+        ready = np.sort(ready_stack[:n_ready]) if n_ready > 0 else ready_stack[:0]
         n_ready = 0
         for lay in ready:
             release[lay] = now
-            if barrier:
+            if barrier and steal:
                 np.random.seed(seed + lay)
             for i in range(layer_task_ptr[lay], layer_task_ptr[lay + 1]):
                 c = task_core[i]
