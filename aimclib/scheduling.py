@@ -24,7 +24,7 @@ from .engine import (VICTIM_MOST_LOADED, VICTIM_RANDOM, simulate_barrier_kernel,
 from .network import Network
 from .system import SystemConfig
 from .validation import (MAX_TASKS_PER_CORE, check_choice, check_float, check_int,
-                         check_memory, stream_seed)
+                         check_memory, stream_seed, stream_seeds)
 from .workload import Workload, build_workload
 
 VICTIMS = {"random": VICTIM_RANDOM, "most-loaded": VICTIM_MOST_LOADED}
@@ -149,6 +149,22 @@ class WorkloadCache:
     baselines: dict = field(default_factory=dict)
     arrays: CostArrays | None = None
 
+    def run_tables(self, run: RunKey, balancer: str) -> tuple[dict, dict]:
+        """``runs[run]`` and ``chosen[(run, balancer)]`` (created empty). Only the
+        :data:`SEEDED_RUNS_KEPT` latest seeds of seeded balancers are kept: a sweep over seeds
+        never meets a seed twice, and each holds every layer's tasks."""
+        if run.seed is not None and run not in self.runs:
+            seeded = [r for r in self.runs if r.seed is not None]
+            for old in seeded[:max(0, len(seeded) - SEEDED_RUNS_KEPT + 1)]:
+                del self.runs[old]
+                for key in [k for k in self.chosen if k[0] == old]:
+                    del self.chosen[key]
+        return self.runs.setdefault(run, {}), self.chosen.setdefault((run, balancer), {})
+
+
+SEEDED_RUNS_KEPT = 4
+"""Seeds of seeded balancers whose layer schedules a workload's cache keeps (the latest)."""
+
 
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -215,13 +231,18 @@ _TASK_BYTES = 200
 """Bytes of one task across the task-set and schedule arrays (about 25 float64 / int64)."""
 
 
-def _check_tasks_memory(hw: SystemConfig, opts: BalancerOptions, tiles: int, split: str
+def _check_tasks_memory(hw: SystemConfig, opts: BalancerOptions, requests: list[tuple]
                         ) -> None:
-    """Refuse, before building it, a layer whose tasks could not fit
-    :data:`~aimclib.validation.MEMORY_LIMIT_BYTES`: with ``tiles`` mapped tiles it has at
-    most ``(tiles + 1) x cores x chunks`` tasks, each costing its arrays and a slot in every
-    core's deque."""
-    chunks = opts.tasks_per_core if BALANCERS.entry(split).steals else 1
+    """Refuse, before building them, ``(layer, units, owners, split)`` requests of which a
+    layer's tasks could not fit :data:`~aimclib.validation.MEMORY_LIMIT_BYTES`: with ``tiles``
+    mapped tiles a layer has at most ``(tiles + 1) x cores x chunks`` tasks, each costing its
+    arrays and a slot in every core's deque (the largest layer is checked)."""
+    def bound(r: tuple) -> tuple[int, int]:
+        chunks = opts.tasks_per_core if BALANCERS.entry(r[3]).steals else 1
+        return (len(r[2]) + 1) * chunks, chunks
+
+    worst = max(requests, key=lambda r: bound(r)[0])
+    tiles, split, chunks = len(worst[2]), worst[3], bound(worst)[1]
     _check_schedule_memory(hw, (tiles + 1) * hw.cores * chunks,
                            f"a layer with {tiles:,} tiles ({split}, {chunks} task(s) per core)")
 
@@ -230,11 +251,6 @@ def _check_schedule_memory(hw: SystemConfig, tasks: int, what: str) -> None:
     """Refuse ``tasks`` tasks whose arrays and per-core deques exceed the memory limit."""
     check_memory(tasks * (_TASK_BYTES + 8 * hw.cores), f"scheduling {what} on {hw.cores} cores",
                  "the cores, tasks_per_core or the tile budget")
-
-
-def _stream_seeds(seed: int, layers) -> np.ndarray:
-    """The generator seed of each layer's victim choice: its own stream of ``seed``."""
-    return np.array([stream_seed(seed, int(i)) for i in layers], np.int64)
 
 
 def _schedules(wl: Workload, requests: list[tuple], opts: BalancerOptions, tasks: TaskSet,
@@ -252,13 +268,12 @@ def _run_alone(wl: Workload, hw: SystemConfig, requests: list[tuple], opts: Bala
     """Barrier-mode schedules of ``(layer index, units, owners, split)`` requests."""
     if not requests:
         return []
-    for _, _, own, sp in requests:
-        _check_tasks_memory(hw, opts, len(own), sp)
+    _check_tasks_memory(hw, opts, requests)
     tasks, ptr = _build_tasks(wl, hw, requests, opts)
     _check_schedule_memory(hw, len(tasks), f"{len(requests)} layer(s)")
     steal = any(BALANCERS.entry(r[3]).steals for r in requests)
     # only a stealing layer draws random numbers: the others need no stream
-    seeds = (_stream_seeds(seed, [r[0] for r in requests]) if steal
+    seeds = (stream_seeds(seed, [r[0] for r in requests]) if steal
              else np.zeros(len(requests), np.int64))
     *out, mk = simulate_barrier_kernel(
         np.zeros(len(tasks), np.int64), tasks.kind, tasks.core, tasks.tile, tasks.core_s,
@@ -275,9 +290,8 @@ def chosen_schedules(wl: Workload, hw: SystemConfig, keys: list[LayerKey], balan
     on ties)."""
     entry = BALANCERS.entry(balancer)
     run = RunKey(hw.cores, opts, seed if entry.seeded else None)
-    cache = cache_of(wl)
-    raw = cache.runs.setdefault(run, {})  # (layer key, split) -> schedule
-    best = cache.chosen.setdefault((run, balancer), {})  # layer key -> kept schedule
+    # raw: (layer key, split) -> schedule; best: layer key -> the schedule kept
+    raw, best = cache_of(wl).run_tables(run, balancer)
     out = [best.get(k) for k in keys]
     missing = list(dict.fromkeys(k for k, s in zip(keys, out) if s is None))
     if missing:
@@ -304,8 +318,7 @@ def barrier_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray,
 def _dag_run(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
              split: str, opts: BalancerOptions, seed: int):
     requests = [(i, int(units[i]), owners[i], split) for i in range(len(wl.layers))]
-    for _, _, own, sp in requests:
-        _check_tasks_memory(hw, opts, len(own), sp)
+    _check_tasks_memory(hw, opts, requests)
     tasks, ptr = _build_tasks(wl, hw, requests, opts)
     # the kernel sees tiles numbered globally, so that layers running at once never share one;
     # the task sets keep each layer's own numbering

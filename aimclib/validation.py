@@ -149,6 +149,53 @@ def stream_seed(seed: int, *stream: int) -> int:
     return int(np.random.SeedSequence([seed, *stream]).generate_state(1, np.uint32)[0])
 
 
+_M32 = 0xFFFFFFFF
+_INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
+_MIX_L, _MIX_R = 0xCA01F9DD, 0x4973F715
+"""Constants of NumPy's SeedSequence hash (numpy/random/bit_generator.pyx)."""
+
+
+def stream_seeds(seed: int, streams) -> np.ndarray:
+    """``stream_seed(seed, s)`` for every ``s`` in ``streams`` (non-negative ints below
+    2**32), computed at once: NumPy's SeedSequence mixing and first output word, vectorised
+    over the streams (``tests/test_hardening.py`` checks it against :func:`stream_seed`)."""
+    words = []  # the entropy's 32-bit words: the seed's (little end first), then the stream's
+    n = int(seed)
+    while True:
+        words.append(np.uint64(n & _M32))
+        n >>= 32
+        if n == 0:
+            break
+    s = np.asarray(streams, np.uint64)
+    if np.any(s > _M32):
+        raise ValueError("stream_seeds: streams must be below 2**32")
+    entropy = [np.full(s.shape, w, np.uint64) for w in words] + [s]
+    if len(entropy) > 4:
+        raise ValueError("stream_seeds: the seed must be below 2**96")
+    hash_const = _INIT_A
+
+    def hashmix(value):
+        nonlocal hash_const
+        value = value ^ np.uint64(hash_const)
+        hash_const = (hash_const * _MULT_A) & _M32
+        value = (value * np.uint64(hash_const)) & np.uint64(_M32)
+        return value ^ (value >> np.uint64(16))
+
+    def mix(x, y):
+        r = (np.uint64(_MIX_L) * x - np.uint64(_MIX_R) * y) & np.uint64(_M32)
+        return r ^ (r >> np.uint64(16))
+
+    zero = np.zeros(s.shape, np.uint64)
+    pool = [hashmix(entropy[i] if i < len(entropy) else zero) for i in range(4)]
+    for i_src in range(4):
+        for i_dst in range(4):
+            if i_src != i_dst:
+                pool[i_dst] = mix(pool[i_dst], hashmix(pool[i_src]))
+    out = (pool[0] ^ np.uint64(_INIT_B)) * np.uint64((_INIT_B * _MULT_B) & _M32) \
+        & np.uint64(_M32)
+    return (out ^ (out >> np.uint64(16))).astype(np.int64)
+
+
 # ------------------------------------------------------------------------------ memory
 def check_memory(nbytes: float, what: str, reduce: str) -> None:
     """Refuse work whose estimated allocation ``nbytes`` exceeds :data:`MEMORY_LIMIT_BYTES`."""
