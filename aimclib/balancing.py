@@ -275,40 +275,10 @@ _INT_FIELDS = ("kind", "core", "tile", "mvms")
 """Rows of the compiled cut's float and integer blocks (the :data:`TASK_FIELDS` by name)."""
 
 
-@numba.njit(cache=True, inline="always")
-def _analog_task(fl, it, n, write, core, t, g, pixels, kind, remote, job_s, iface_s, stall_s,
-                 host_s, tile_s, bus_bytes, energy_j, alt_px_s, vpj, xfer_px, sync_s, bus_bps):
-    """Task ``n``: ``pixels`` MVMs of the layer's tile ``t`` (global tile index ``g``) as
-    :meth:`_Builder.analog` prices them, from the cost arrays' tile fields and scalars."""
-    if pixels <= 0:
-        return n
-    if write:
-        iface = pixels * iface_s[g] + float(-(-pixels // vpj[g])) * job_s
-        stall = pixels * stall_s[g]
-        host = pixels * host_s[g]
-        if remote:  # partial sums to the unit's first core, one hand-over per task
-            host += pixels * xfer_px[g] + sync_s
-        bus_b = pixels * bus_bytes[g]
-        fl[_F_PIXELS, n] = float(pixels)
-        fl[_F_CORE_S, n] = iface + stall + host
-        fl[_F_TILE_S, n] = pixels * tile_s[g]
-        fl[_F_BUS_S, n] = bus_b / bus_bps
-        fl[_F_ALT_S, n] = pixels * alt_px_s[g]
-        fl[_F_IFACE_S, n] = iface
-        fl[_F_STALL_S, n] = stall
-        fl[_F_HOST_S, n] = host
-        fl[_F_BUS_B, n] = bus_b
-        fl[_F_ENERGY, n] = pixels * energy_j[g]
-        it[_I_KIND, n] = kind
-        it[_I_CORE, n] = core
-        it[_I_TILE, n] = t
-        it[_I_MVMS, n] = pixels
-    return n + 1
-
-
 @numba.njit(cache=True)
 def _parts_of(total, n):
-    """``_chunks(total, n)``: the balanced positive parts (count, base size, larger ones)."""
+    """``split_sizes(total, ceil(total / n))``, at most ``n`` balanced positive parts, as
+    (count, base size, number of parts one larger)."""
     if total <= 0:
         return 0, 0, 0
     size = -(-total // n)
@@ -317,56 +287,90 @@ def _parts_of(total, n):
 
 
 @numba.njit(cache=True)
-def _even_layer(fl, it, n, write, own, p, tight, chunks, pixels, eff_px, dram_px, job_s,
-                tile0, n_tiles, lead, a):
+def _even_analog(i, tight, n_tiles, p, m, chunks):
+    """The ``i``-th analog task of a layer's even split, in deque order: (core, tile,
+    MVMs), core -1 for the tile's owner. Tight: each tile's stream cut into ``chunks x p`` parts when stealing (so a thief
+    can take a small piece of an over-full owner's stream), else one, on its owner. Loose
+    with ``m >= p``: each core's share of the output positions, every tile, in ``chunks``
+    parts. Loose with ``m < p`` (a linear layer, say): tile ``t`` whole on core ``t % p``."""
+    if tight:
+        cnt, base, extra = _parts_of(m, chunks * p if chunks > 1 else 1)
+        t, k = i // cnt, i % cnt
+        return -1, t, base + (1 if k < extra else 0)
+    if m < p:
+        return i % p, i, m
+    cnt_c, base_c, extra_c = _parts_of(m, p)
+    c = 0
+    while True:  # the cores' shares differ by one position, so their counts may differ
+        cnt, base, extra = _parts_of(base_c + (1 if c < extra_c else 0), chunks)
+        if i < n_tiles * cnt:
+            t, k = i // cnt, i % cnt
+            return c, t, base + (1 if k < extra else 0)
+        i -= n_tiles * cnt
+        c += 1
+
+
+@numba.njit(cache=True)
+def _even_layer(fl, it, n, write, own, p, tight, chunks, m, eff_px, dram_px, job_s, tile0,
+                n_tiles, lead, a):
     """Append one layer's even split from task ``n`` (``write`` False: only count); returns
     the next task index. ``own``: owners of its ``n_tiles`` mapped tiles (global tile
-    ``tile0 + t``). Analog tasks go first in each deque (tight: they are bound to their
-    owner, so the digital chunks stay at the back where thieves take them)."""
+    ``tile0 + t``); ``a``: the cost arrays' tile fields and scalars. Analog tasks go first in
+    each deque (tight: they are bound to their owner, so the digital chunks stay at the back
+    where thieves take them). Analog tasks are priced as :meth:`_Builder.analog` prices them,
+    in one loop (no call per task: passing arrays costs reference counting)."""
     iface_s, stall_s, host_s, tile_s, bus_bytes, energy_j, alt_px_s, vpj, xfer_px, sync_s, \
         bus_bps = a
-    m = pixels
-    if n_tiles > 0 and tight:
-        # a tile's stream is cut finer (chunks per core x cores) when stealing, so a thief
-        # can take a small piece of an over-full owner's stream to compute digitally
-        pieces = chunks * p if chunks > 1 else 1
-        cnt, base, extra = _parts_of(m, pieces)
-        for t in range(n_tiles):
-            remote = own[t] != own[lead[tile0 + t]]
-            for k in range(cnt):
-                n = _analog_task(fl, it, n, write, own[t], t, tile0 + t,
-                                 base + (1 if k < extra else 0), KIND_TIGHT, remote, job_s, iface_s,
-                                 stall_s, host_s, tile_s, bus_bytes, energy_j, alt_px_s, vpj,
-                                 xfer_px, sync_s, bus_bps)
-    elif n_tiles > 0 and m >= p:
-        cnt_c, base_c, extra_c = _parts_of(m, p)
-        for c in range(cnt_c):
-            rng = base_c + (1 if c < extra_c else 0)
-            cnt, base, extra = _parts_of(rng, chunks)
-            for t in range(n_tiles):
-                for k in range(cnt):
-                    n = _analog_task(fl, it, n, write, c, t, tile0 + t,
-                                     base + (1 if k < extra else 0), KIND_LOOSE, False, job_s,
-                                     iface_s, stall_s, host_s, tile_s, bus_bytes, energy_j,
-                                     alt_px_s, vpj, xfer_px, sync_s, bus_bps)
-    elif n_tiles > 0:
-        for t in range(n_tiles):
-            n = _analog_task(fl, it, n, write, t % p, t, tile0 + t, m, KIND_LOOSE, False,
-                             job_s, iface_s, stall_s, host_s, tile_s, bus_bytes, energy_j,
-                             alt_px_s, vpj, xfer_px, sync_s, bus_bps)
-    if eff_px > 0:
-        px = m / p / chunks
-        if px > 0:
-            for c in range(p):
-                for _ in range(chunks):
-                    if write:
-                        fl[_F_PIXELS, n] = px
-                        fl[_F_CORE_S, n] = px * eff_px
-                        fl[_F_DRAM, n] = px * dram_px
-                        it[_I_KIND, n] = KIND_DIGITAL
-                        it[_I_CORE, n] = c
-                        it[_I_TILE, n] = -1
-                    n += 1
+    n_analog = 0
+    if n_tiles > 0:
+        if tight:
+            n_analog = n_tiles * _parts_of(m, chunks * p if chunks > 1 else 1)[0]
+        elif m < p:
+            n_analog = n_tiles
+        else:
+            cnt_c, base_c, extra_c = _parts_of(m, p)
+            for c in range(cnt_c):
+                n_analog += n_tiles * _parts_of(base_c + (1 if c < extra_c else 0), chunks)[0]
+    if write:
+        kind = KIND_TIGHT if tight else KIND_LOOSE
+        for i in range(n_analog):
+            core, t, px = _even_analog(i, tight, n_tiles, p, m, chunks)
+            g = tile0 + t
+            iface = px * iface_s[g] + float(-(-px // vpj[g])) * job_s
+            stall = px * stall_s[g]
+            host = px * host_s[g]
+            if tight and own[t] != own[lead[g]]:
+                # partial sums to the unit's first core, one hand-over per task
+                host += px * xfer_px[g] + sync_s
+            bus_b = px * bus_bytes[g]
+            k = n + i
+            fl[_F_PIXELS, k] = float(px)
+            fl[_F_CORE_S, k] = iface + stall + host
+            fl[_F_TILE_S, k] = px * tile_s[g]
+            fl[_F_BUS_S, k] = bus_b / bus_bps
+            fl[_F_ALT_S, k] = px * alt_px_s[g]
+            fl[_F_IFACE_S, k] = iface
+            fl[_F_STALL_S, k] = stall
+            fl[_F_HOST_S, k] = host
+            fl[_F_BUS_B, k] = bus_b
+            fl[_F_ENERGY, k] = px * energy_j[g]
+            it[_I_KIND, k] = kind
+            it[_I_CORE, k] = own[t] if core < 0 else core
+            it[_I_TILE, k] = t
+            it[_I_MVMS, k] = px
+    n += n_analog
+    px = m / p / chunks
+    if eff_px > 0 and px > 0:
+        for c in range(p):
+            for _ in range(chunks):
+                if write:
+                    fl[_F_PIXELS, n] = px
+                    fl[_F_CORE_S, n] = px * eff_px
+                    fl[_F_DRAM, n] = px * dram_px
+                    it[_I_KIND, n] = KIND_DIGITAL
+                    it[_I_CORE, n] = c
+                    it[_I_TILE, n] = -1
+                n += 1
     return n
 
 
