@@ -94,10 +94,11 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
     fin_time = np.full(n_layers, np.inf)
     pending = np.empty(n_layers, np.int64)
     n_pending = 0
-    # only stealing draws random numbers (seeding costs about a microsecond); barrier mode
-    # seeds every layer at its release
-    if steal and not barrier:
-        np.random.seed(seed)
+    # only stealing draws random numbers; barrier mode seeds every layer at its release.
+    # Seeding (about a microsecond) waits for the first draw: a seed no draw follows changes
+    # nothing
+    reseed = steal
+    stream = seed
     n_done_layers = 0
     now = 0.0
 
@@ -116,7 +117,8 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
         for lay in ready:
             release[lay] = now
             if barrier and steal:
-                np.random.seed(seed + lay)
+                reseed = True
+                stream = seed + lay
             for i in range(layer_task_ptr[lay], layer_task_ptr[lay + 1]):
                 c = task_core[i]
                 dq[c, tail[c]] = i
@@ -166,6 +168,9 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
                         if o != c and head[o] < tail[o]:
                             cnt += 1
                     if cnt > 0:
+                        if reseed:
+                            np.random.seed(stream)
+                            reseed = False
                         pick = np.random.randint(0, cnt)
                         for o in range(n_cores):
                             if o != c and head[o] < tail[o]:
