@@ -24,7 +24,6 @@ marker).
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -48,37 +47,71 @@ def _fill(order: Sequence[int], unit_tiles: Sequence[np.ndarray], budget: int) -
     return units
 
 
-def greedy(unit_tiles: Sequence[np.ndarray], cost: Sequence[np.ndarray], budget: int
-           ) -> np.ndarray:
+def greedy(unit_tiles: Sequence[np.ndarray], cost: Sequence[np.ndarray], budget: int,
+           prepared: tuple | None = None) -> np.ndarray:
     """Next unit with the largest cost saving per tile, until nothing more fits or helps.
 
-    A heap holds each layer's next unit keyed by (-saving per tile, layer index); a unit that
-    no longer fits never will (the budget only shrinks), so its layer drops out.
+    Each layer offers its next unit, keyed by (-saving per tile, layer index); the smallest
+    key is taken; a unit that no longer fits never will (the budget only shrinks), so its
+    layer drops out. ``prepared``: :func:`greedy_arrays` of these tables, when the caller
+    keeps them.
     """
-    units = np.zeros(len(unit_tiles), dtype=np.int64)
+    ptr, tiles, vals = prepared if prepared is not None else greedy_arrays(unit_tiles, cost)
+    return _greedy_kernel(ptr, tiles, vals, int(budget))
+
+
+def greedy_arrays(unit_tiles: Sequence[np.ndarray], cost: Sequence[np.ndarray]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tables of :func:`greedy` as flat arrays ``(ptr, tiles, cost)``: layer ``l``'s
+    units are ``ptr[l]:ptr[l+1]`` of ``tiles``, its costs ``ptr[l] + l`` onwards of ``cost``
+    (one more entry than units: 0..n units mapped)."""
+    ptr = np.zeros(len(unit_tiles) + 1, np.int64)
+    np.cumsum([len(ut) for ut in unit_tiles], out=ptr[1:])
+    tiles = (np.concatenate([np.asarray(ut, np.int64) for ut in unit_tiles])
+             if unit_tiles else np.zeros(0, np.int64))
+    vals = (np.concatenate([np.asarray(c, np.float64) for c in cost])
+            if cost else np.zeros(0))
+    return ptr, tiles, vals
+
+
+@numba.njit(cache=True)
+def _greedy_kernel(ptr, tiles, vals, budget):
+    """:func:`greedy` on flat tables: every layer's saving per tile of its next unit is kept,
+    and the largest is taken (the lowest layer on ties), as a heap of (-saving, layer) pops."""
+    n = ptr.shape[0] - 1
+    units = np.zeros(n, np.int64)
+    gain = np.zeros(n)
+    active = np.zeros(n, np.bool_)
+    for lay in range(n):
+        active[lay] = _next_gain(lay, 0, ptr, tiles, vals, gain)
     left = budget
-
-    def entry(lay: int):
-        u = units[lay]
-        tiles = unit_tiles[lay]
-        if u >= len(tiles):
-            return None
-        gain = (cost[lay][u] - cost[lay][u + 1]) / tiles[u]
-        return (-gain, lay) if gain > 0 else None
-
-    heap = [e for e in (entry(lay) for lay in range(len(unit_tiles))) if e is not None]
-    heapq.heapify(heap)
-    while heap:
-        _, lay = heapq.heappop(heap)
-        need = int(unit_tiles[lay][units[lay]])
+    while True:
+        best = -1
+        for lay in range(n):
+            if active[lay] and (best < 0 or gain[lay] > gain[best]):
+                best = lay
+        if best < 0:
+            break
+        need = tiles[ptr[best] + units[best]]
         if need > left:
+            active[best] = False
             continue
         left -= need
-        units[lay] += 1
-        nxt = entry(lay)
-        if nxt is not None:
-            heapq.heappush(heap, nxt)
+        units[best] += 1
+        active[best] = _next_gain(best, units[best], ptr, tiles, vals, gain)
     return units
+
+
+@numba.njit(cache=True)
+def _next_gain(lay, u, ptr, tiles, vals, gain):
+    """Store layer ``lay``'s saving per tile of unit ``u`` in ``gain``; False when it has no
+    such unit or the unit saves nothing."""
+    if u >= ptr[lay + 1] - ptr[lay]:
+        return False
+    c = ptr[lay] + lay + u  # the cost table has one entry more per layer than units
+    g = (vals[c] - vals[c + 1]) / tiles[ptr[lay] + u]
+    gain[lay] = g
+    return g > 0
 
 
 @numba.njit(cache=True)
@@ -168,7 +201,8 @@ ALLOCATIONS: Registry[Allocation] = Registry("allocation", [
         ut, cost, budget, prepared), needs_cost=True, prepare=knapsack_options,
         color="#000000", marker=""),
     Allocation("greedy-benefit", lambda budget, ut, w, r, cost, prepared: greedy(
-        ut, cost, budget), needs_cost=True, color="#44AA99", marker="o"),
+        ut, cost, budget, prepared), needs_cost=True, prepare=greedy_arrays,
+        color="#44AA99", marker="o"),
     Allocation("reuse-first", _ordered_by("reuse"), color="#AA4499", marker="v"),
     Allocation("layer-order", lambda budget, ut, w, r, cost, prepared: _fill(
         range(len(ut)), ut, budget), color="#CC6677", marker="^"),

@@ -575,8 +575,9 @@ def _read_preset(name_or_path: str | Path, _seen: tuple = ()
     return str(doc.get("name", Path(text).stem)), values, sources, ranges, origin, files
 
 
-_PARSED: dict[tuple[str, str], tuple[tuple, SystemConfig]] = {}
-"""Built presets by (name or path, file): the files' stamps when read, and the system.
+_PARSED: dict[tuple, tuple[tuple, SystemConfig]] = {}
+"""Built presets by (name or path, user preset directory setting, home, working directory):
+the stamps of the files read (the preset's own and those it extends), and the system.
 Sweeps call :func:`load_system` for every configuration; a preset file is parsed again only
 when it (or a preset it extends) changes on disk."""
 
@@ -608,7 +609,8 @@ def _copy(cfg: SystemConfig) -> SystemConfig:
 
 def _preset(text: str) -> SystemConfig:
     """The validated system of preset ``text`` (a name or a path), parsed once per content."""
-    key = (text, str(_locate(text)[0]))
+    # what a name or a relative path resolves against: the user preset directory, the cwd
+    key = (text, os.environ.get(USER_PRESET_ENV), os.environ.get("HOME"), os.getcwd())
     hit = _PARSED.get(key)
     if hit is not None and _stamps(f for f, _, _ in hit[0]) == hit[0]:
         cfg = hit[1]
