@@ -190,7 +190,8 @@ class CostArrays:
     network and system; times in s, bytes in B).
 
     Per layer: ``pixels``, ``job_s`` (core time per DMA job). Per layer and number of units
-    mapped (CSR ``unit_ptr``): ``eff_px`` (per-pixel digital time, memory roofline included),
+    mapped (CSR ``unit_ptr``): ``tiles_for`` (tiles the units need), ``eff_px`` (per-pixel
+    digital time, memory roofline included),
     ``dram_bytes`` (the digital part's DRAM bytes) and ``dram_px`` (those per pixel). Per tile of each layer's full mapping
     (CSR ``tile_ptr``, tiles numbered within the layer): the per-MVM costs ``iface_s``,
     ``stall_s``, ``host_s``, ``tile_s``, ``bus_bytes``, ``energy_j``, ``alt_px_s``, MVMs per
@@ -203,6 +204,7 @@ class CostArrays:
     pixels: np.ndarray
     job_s: np.ndarray
     unit_ptr: np.ndarray
+    tiles_for: np.ndarray
     eff_px: np.ndarray
     dram_bytes: np.ndarray
     dram_px: np.ndarray
@@ -250,6 +252,8 @@ def cost_arrays(works: tuple[LayerWork, ...], sys: SystemConfig) -> CostArrays:
         pixels=np.array([w.pixels for w in works], np.int64),
         job_s=np.array([w.mvm.job_s if w.mvm is not None else 0.0 for w in works]),
         unit_ptr=ptr([len(e) for e in eff]), eff_px=np.array(sum(eff, []), np.float64),
+        tiles_for=np.array([w.mapping.tiles_for(u) if w.mapping is not None else 0
+                            for w in works for u in range(w.n_units + 1)], np.int64),
         dram_bytes=np.concatenate([w.digital_dram_bytes for w in works]).astype(np.float64),
         dram_px=np.array(sum(dram, []), np.float64), tile_ptr=ptr(tiles),
         iface_s=per_tile(lambda w: w.mvm.iface_s), stall_s=per_tile(lambda w: w.mvm.stall_s),

@@ -138,7 +138,8 @@ class WorkloadCache:
     allocation)]``: what an allocation strategy derives from a cost table;
     ``coverage[(allocation, objective, tiles)]``: coverage of an allocation;
     ``baselines[(cores, options, dag)]``: the all-digital latency, energy and breakdown;
-    ``arrays``: the workload's :class:`~aimclib.balancing.CostArrays`.
+    ``arrays``: the workload's :class:`~aimclib.balancing.CostArrays`; ``digital_keys``: each
+    layer's :class:`LayerKey` with nothing mapped.
     """
 
     runs: dict = field(default_factory=dict)
@@ -148,6 +149,7 @@ class WorkloadCache:
     coverage: dict = field(default_factory=dict)
     baselines: dict = field(default_factory=dict)
     arrays: CostArrays | None = None
+    digital_keys: list = field(default_factory=list)
 
     def run_tables(self, run: RunKey, balancer: str) -> tuple[dict, dict]:
         """``runs[run]`` and ``chosen[(run, balancer)]`` (created empty). Only the
@@ -310,7 +312,10 @@ def barrier_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray,
                       owners: list[np.ndarray], balancer: str, opts: BalancerOptions,
                       seed: int) -> list[LayerSchedule]:
     """Every layer's schedule, each simulated alone from t = 0 (cached)."""
-    keys = [LayerKey(i, u, own.tobytes())
+    digital = cache_of(wl).digital_keys
+    if not digital:  # a layer with nothing mapped has one key
+        digital.extend(LayerKey(i, 0, b"") for i in range(len(wl.layers)))
+    keys = [LayerKey(i, u, own.tobytes()) if u else digital[i]
             for i, (u, own) in enumerate(zip(units.tolist(), owners))]
     return chosen_schedules(wl, hw, keys, balancer, opts, seed)
 

@@ -20,8 +20,8 @@ from .network import Network
 from .placement import place_tiles, spread
 from .results import SimResult
 from .scheduling import (STEAL_LATENCY_S, TASKS_PER_CORE, BalancerOptions, LayerKey,
-                         barrier_schedules, cache_of, chosen_schedules, dag_schedules,
-                         workload_for)
+                         arrays_of, barrier_schedules, cache_of, chosen_schedules,
+                         dag_schedules, workload_for)
 from .system import SystemConfig, load_system
 from .validation import (check_bool, check_choice, check_finite, check_float, check_seed,
                          out_of_memory)
@@ -82,8 +82,8 @@ def _cost_tables(wl: Workload, hw: SystemConfig, opts: BalancerOptions
 
 def _run(wl: Workload, hw: SystemConfig, units: np.ndarray, balancer: str,
          opts: BalancerOptions, seed: int, dag: bool):
-    tiles_per_layer = [w.mapping.tiles_for(int(units[w.index])) if w.mapping else 0
-                       for w in wl.layers]
+    arrays = arrays_of(wl)
+    tiles_per_layer = arrays.tiles_for[arrays.unit_ptr[:-1] + units].tolist()
     owners = place_tiles(hw, tiles_per_layer)
     if dag:
         scheds, release, end = dag_schedules(wl, hw, units, owners, balancer, opts, seed)

@@ -575,9 +575,10 @@ def _read_preset(name_or_path: str | Path, _seen: tuple = ()
     return str(doc.get("name", Path(text).stem)), values, sources, ranges, origin, files
 
 
-_PARSED: dict[tuple, tuple[tuple, SystemConfig]] = {}
+_PARSED: dict[tuple, tuple[tuple, SystemConfig, list[str]]] = {}
 """Built presets by (name or path, user preset directory setting, home, working directory):
-the stamps of the files read (the preset's own and those it extends), and the system.
+the stamps of the files read (the preset's own and those it extends), the system and its
+values outside their plausible ranges.
 Sweeps call :func:`load_system` for every configuration; a preset file is parsed again only
 when it (or a preset it extends) changes on disk."""
 
@@ -613,8 +614,8 @@ def _preset(text: str) -> SystemConfig:
     key = (text, os.environ.get(USER_PRESET_ENV), os.environ.get("HOME"), os.getcwd())
     hit = _PARSED.get(key)
     if hit is not None and _stamps(f for f, _, _ in hit[0]) == hit[0]:
-        cfg = hit[1]
-        _warn_implausible(cfg, cfg.ranges)  # as a fresh parse would
+        cfg, implausible = hit[1], hit[2]
+        _warn_implausible(cfg, implausible)  # as a fresh parse would
         return _copy(cfg)
     name, values, sources, ranges, origin, files = _read_preset(text)
     stamps = _stamps(files)
@@ -622,7 +623,10 @@ def _preset(text: str) -> SystemConfig:
     if stamps:
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.clear()
-        _PARSED[key] = (stamps, cfg)
+        implausible = [k for k, rng in cfg.ranges.items()
+                       if not rng.contains(getattr(getattr(cfg, k.partition(".")[0]),
+                                                   k.partition(".")[2]))]
+        _PARSED[key] = (stamps, cfg, implausible)
     return _copy(cfg)
 
 
