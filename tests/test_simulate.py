@@ -12,12 +12,12 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from aimclib import NetworkBuilder, load_system
+from aimclib.accounting import CORE_PARTS
 from aimclib.allocation import ALLOCATIONS
 from aimclib.balancing import BALANCERS
 from aimclib.engine import (KIND_DIGITAL, KIND_LOOSE, KIND_TIGHT, RAN_ANALOG, RAN_DIGITAL,
                             RAN_STOLEN_DIGITAL)
 from aimclib.errors import AimcError
-from aimclib.accounting import CORE_PARTS
 from aimclib.scheduling import clear_caches
 from aimclib.simulate import simulate
 
