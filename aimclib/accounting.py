@@ -118,14 +118,14 @@ def layer_totals(tasks: TaskSet, ptr: np.ndarray, layers, units, ran_on: np.ndar
                           A.dram_bytes, A.cells, A.weight_bytes)
 
 
-def powered_tile_seconds(hw: SystemConfig, latency: float, tiles_per_layer, durations
-                         ) -> float:
+def powered_tile_seconds(hw: SystemConfig, latency: float, tiles_per_layer, durations,
+                         budget: int | None = None) -> float:
     """Tile-seconds of static power under ``system.power_gating`` (tile-s): ``none``, all
-    ``hw.tiles`` tiles for ``latency``; ``unused``, the tiles holding weights for ``latency``;
+    ``hw.tiles`` tiles (or ``budget``, when given) for ``latency``; ``unused``, the tiles holding weights for ``latency``;
     ``idle``, each layer's tiles for that layer's duration (``durations``, s)."""
     gating = hw.system.power_gating
     if gating == "none":
-        return hw.tiles * latency
+        return (hw.tiles if budget is None else budget) * latency
     tiles = np.asarray(tiles_per_layer, dtype=np.float64)
     if gating == "unused":
         return float(tiles.sum()) * latency

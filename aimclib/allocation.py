@@ -121,6 +121,14 @@ def knapsack_kernel(opt_ptr, opt_tiles, opt_cost, budget):
     Options of group ``l`` are ``opt_ptr[l]:opt_ptr[l+1]`` (option 0 of each group must cost 0
     tiles). Returns the chosen option index within each group.
     """
+    return _knapsack_pick(_knapsack_table(opt_ptr, opt_tiles, opt_cost, budget), opt_ptr,
+                          opt_tiles, budget)
+
+
+@numba.njit(cache=True)
+def _knapsack_table(opt_ptr, opt_tiles, opt_cost, budget):
+    """The knapsack's choice table ``choice[group, b]`` for every budget ``b <= budget``
+    (a budget's entries do not depend on the larger ones)."""
     n_groups = opt_ptr.shape[0] - 1
     inf = np.inf
     best = np.zeros(budget + 1)
@@ -138,6 +146,13 @@ def knapsack_kernel(opt_ptr, opt_tiles, opt_cost, budget):
                     new[b] = v
                     choice[g, b] = j - opt_ptr[g]
         best = new
+    return choice
+
+
+@numba.njit(cache=True)
+def _knapsack_pick(choice, opt_ptr, opt_tiles, budget):
+    """The option of each group for ``budget``, read back from the choice table."""
+    n_groups = choice.shape[0]
     picked = np.zeros(n_groups, np.int64)
     b = budget
     for g in range(n_groups - 1, -1, -1):
@@ -155,6 +170,17 @@ def knapsack_options(unit_tiles: Sequence[np.ndarray], cost: Sequence[np.ndarray
     tiles = np.concatenate([np.concatenate([[0], np.cumsum(ut)]) for ut in unit_tiles])
     vals = np.concatenate([np.asarray(c, dtype=np.float64) for c in cost])
     return ptr, tiles.astype(np.int64), vals
+
+
+def optimal_many(budgets: Sequence[int], unit_tiles: Sequence[np.ndarray],
+                 cost: Sequence[np.ndarray], options: tuple | None = None) -> np.ndarray:
+    """:func:`optimal` for every budget of ``budgets`` (one row each), from one table."""
+    ptr, tiles, vals = options if options is not None else knapsack_options(unit_tiles, cost)
+    need = int(tiles[ptr[1:] - 1].sum())
+    caps = [int(min(b, need)) for b in budgets]
+    choice = _knapsack_table(ptr, tiles, vals, max(caps, default=0))
+    return np.array([_knapsack_pick(choice, ptr, tiles, b) for b in caps],
+                    np.int64).reshape(len(caps), len(ptr) - 1)
 
 
 def optimal(unit_tiles: Sequence[np.ndarray], cost: Sequence[np.ndarray], budget: int,
@@ -175,13 +201,16 @@ class Allocation:
     ``choose(budget, unit_tiles, weights, reuse, cost, prepared)`` returns the units mapped per
     MVM layer (arguments as in :func:`allocate`). ``needs_cost``: it reads the per-layer cost
     table; ``prepare(unit_tiles, cost)``, when given, derives from that table what every budget
-    reuses (kept with the table by the caller). ``color`` and ``marker`` draw it in figures.
+    reuses (kept with the table by the caller). ``choose_many(budgets, unit_tiles, weights,
+    reuse, cost, prepared)``, when given, chooses for many budgets at once (one row each, the
+    same as ``choose`` for each). ``color`` and ``marker`` draw it in figures.
     """
 
     name: str
     choose: Callable[..., np.ndarray]
     needs_cost: bool = False
     prepare: Callable | None = None
+    choose_many: Callable | None = None
     color: str = "#444444"
     marker: str = "o"
 
@@ -199,7 +228,8 @@ ALLOCATIONS: Registry[Allocation] = Registry("allocation", [
     # in the order figures list them; black is the optimum the others are measured against
     Allocation("optimal", lambda budget, ut, w, r, cost, prepared: optimal(
         ut, cost, budget, prepared), needs_cost=True, prepare=knapsack_options,
-        color="#000000", marker=""),
+        choose_many=lambda budgets, ut, w, r, cost, prepared: optimal_many(
+            budgets, ut, cost, prepared), color="#000000", marker=""),
     Allocation("greedy-benefit", lambda budget, ut, w, r, cost, prepared: greedy(
         ut, cost, budget, prepared), needs_cost=True, prepare=greedy_arrays,
         color="#44AA99", marker="o"),

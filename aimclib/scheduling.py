@@ -139,7 +139,8 @@ class WorkloadCache:
     ``coverage[(allocation, objective, tiles)]``: coverage of an allocation;
     ``baselines[(cores, options, dag)]``: the all-digital latency, energy and breakdown;
     ``arrays``: the workload's :class:`~aimclib.balancing.CostArrays`; ``digital_keys``: each
-    layer's :class:`LayerKey` with nothing mapped.
+    layer's :class:`LayerKey` with nothing mapped; ``mapping_tables``: weights on tiles and
+    tiles used per layer and units (:mod:`aimclib.batch`).
     """
 
     runs: dict = field(default_factory=dict)
@@ -150,6 +151,7 @@ class WorkloadCache:
     baselines: dict = field(default_factory=dict)
     arrays: CostArrays | None = None
     digital_keys: list = field(default_factory=list)
+    mapping_tables: tuple | None = None
 
     def run_tables(self, run: RunKey, balancer: str) -> tuple[dict, dict]:
         """``runs[run]`` and ``chosen[(run, balancer)]`` (created empty). Only the
@@ -173,7 +175,7 @@ _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def workload_for(net: Network, hw: SystemConfig) -> Workload:
     """The (cached) per-layer costs of ``net`` on ``hw``; they do not depend on the tile count."""
-    return _workload(net, hw.replace(tiles=0))
+    return _workload(net, hw.with_tiles(0))
 
 
 def cache_of(wl: Workload) -> WorkloadCache:

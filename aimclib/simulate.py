@@ -10,6 +10,8 @@ static-balanced digital split.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from .accounting import energy_breakdown, powered_tile_seconds
@@ -30,9 +32,10 @@ from .workload import Workload
 OBJECTIVES = ("latency", "energy")
 
 
-def _table_key(hw: SystemConfig, opts: BalancerOptions) -> tuple:
-    """What a cost table depends on besides the workload: cores, tile-owning cores, knobs."""
-    owning = tuple(c for c, k in enumerate(hw.tiles_per_core()) if k > 0) \
+def _table_key(hw: SystemConfig, opts: BalancerOptions, tiles: int | None = None) -> tuple:
+    """What a cost table depends on besides the workload: cores, tile-owning cores (with
+    ``tiles`` tiles instead of the system's, when given), knobs."""
+    owning = tuple(c for c, k in enumerate(hw.tiles_per_core(tiles)) if k > 0) \
         if hw.coupling == "tight" else ()
     return ("cost-table", hw.cores, owning, opts)
 
@@ -100,18 +103,15 @@ def _run(wl: Workload, hw: SystemConfig, units: np.ndarray, balancer: str,
     return owners, scheds, release, end, latency, energy, bd
 
 
-def allocate_units(wl: Workload, hw: SystemConfig, allocation: str, objective: str = "latency",
-                   opts: BalancerOptions | None = None) -> np.ndarray:
-    """Units mapped per layer (0 for non-MVM layers) under ``hw.tiles`` tiles."""
-    opts = opts or BalancerOptions()
+def _allocation_inputs(wl: Workload, hw: SystemConfig, allocation: str, objective: str,
+                       opts: BalancerOptions):
+    """The MVM layers and what strategy ``allocation`` reads: unit tiles, and the cost table
+    and its prepared form (cached) when it needs them."""
     mvm = [w for w in wl.layers if w.mapping is not None]
-    units = np.zeros(len(wl.layers), np.int64)
-    if hw.tiles == 0 or not mvm:
-        return units
     unit_tiles = [w.mapping.unit_tiles for w in mvm]
     entry = ALLOCATIONS.entry(allocation)
     cost = prepared = None
-    if entry.needs_cost:
+    if entry.needs_cost and mvm:
         cost = cost_table(wl, hw, opts, objective)
         if entry.prepare is not None:  # kept with the table: every budget reuses it
             memo = cache_of(wl).prepared
@@ -120,10 +120,42 @@ def allocate_units(wl: Workload, hw: SystemConfig, allocation: str, objective: s
             if key not in memo:
                 memo[key] = entry.prepare(unit_tiles, cost)
             prepared = memo[key]
-    chosen = allocate(allocation, hw.tiles, unit_tiles, [w.info.weights for w in mvm],
-                      [w.info.m for w in mvm], cost, prepared)
-    for w, u in zip(mvm, chosen):
-        units[w.index] = u
+    return mvm, (unit_tiles, [w.info.weights for w in mvm], [w.info.m for w in mvm], cost,
+                 prepared)
+
+
+def allocate_units(wl: Workload, hw: SystemConfig, allocation: str, objective: str = "latency",
+                   opts: BalancerOptions | None = None) -> np.ndarray:
+    """Units mapped per layer (0 for non-MVM layers) under ``hw.tiles`` tiles."""
+    return allocate_units_many(wl, hw, [hw.tiles], allocation, objective, opts)[0]
+
+
+def allocate_units_many(wl: Workload, hw: SystemConfig, budgets, allocation: str,
+                        objective: str = "latency", opts: BalancerOptions | None = None
+                        ) -> np.ndarray:
+    """Units mapped per layer (columns) for every tile budget of ``budgets`` (rows) on ``hw``
+    with its tile count replaced by the budget; strategies that choose for many budgets at
+    once do."""
+    opts = opts or BalancerOptions()
+    units = np.zeros((len(budgets), len(wl.layers)), np.int64)
+    entry = ALLOCATIONS.entry(allocation)
+    groups: dict[tuple, list[int]] = {}  # budgets sharing one cost table
+    for k, t in enumerate(budgets):
+        if t > 0:
+            key = _table_key(hw, opts, t) + ((t,) if objective == "energy" else ())
+            groups.setdefault(key, []).append(k)
+    for rows in groups.values():
+        t = budgets[rows[0]]
+        hw_t = hw if t == hw.tiles else hw.with_tiles(t)
+        mvm, args = _allocation_inputs(wl, hw_t, allocation, objective, opts)
+        if not mvm:
+            continue
+        cols = [w.index for w in mvm]
+        if entry.choose_many is not None and len(rows) > 1:
+            units[np.ix_(rows, cols)] = entry.choose_many([budgets[k] for k in rows], *args)
+        else:
+            for k in rows:
+                units[k, cols] = allocate(allocation, budgets[k], *args)
     return units
 
 
@@ -171,6 +203,44 @@ def tiles_for_coverage(net: Network | str, hw: SystemConfig | str, coverage: flo
     return min(cands, key=lambda t: (abs(cov(t) - coverage), t))
 
 
+def _inputs(where: str, net, hw, allocation: str, balancer: str, objective: str, seed,
+            victim: str, steal_latency_s: float, tasks_per_core: int, cores, tiles):
+    """Validated inputs of :func:`simulate` and its batched form: network, system (with the
+    ``cores`` and ``tiles`` overrides), balancer options and seed."""
+    check_choice(allocation, "allocation", ALLOCATIONS, where=where)
+    check_choice(balancer, "balancer", BALANCERS, where=where)
+    check_choice(objective, "objective", OBJECTIVES, where=where)
+    seed = check_seed(seed, where=where)
+    net = load_network(net)
+    hw = hw if isinstance(hw, SystemConfig) else load_system(hw)
+    over = {k: v for k, v in (("cores", cores), ("tiles", tiles)) if v is not None}
+    if over:
+        hw = hw.replace(**over)
+    return net, hw, BalancerOptions(victim, steal_latency_s, tasks_per_core), seed
+
+
+@contextmanager
+def _memory_guard(net: Network, hw: SystemConfig):
+    """Turn running out of memory while simulating into a clear error."""
+    try:
+        yield
+    except MemoryError:
+        raise out_of_memory(f"simulating {net.name} on {hw.cores} cores",
+                            "the cores, tasks_per_core or the network's size") from None
+
+
+def baseline(wl: Workload, hw: SystemConfig, opts: BalancerOptions, seed: int, dag: bool
+             ) -> tuple[float, float, dict]:
+    """Latency (s), energy (J) and breakdown of the all-digital baseline: the same cores, no
+    tiles, static-balanced (cached)."""
+    memo = cache_of(wl).baselines
+    key = (hw.cores, opts, dag)
+    if key not in memo:
+        memo[key] = _run(wl, hw.with_tiles(0), np.zeros(len(wl.layers), np.int64),
+                         "static-balanced", opts, seed, dag)[4:]
+    return memo[key]
+
+
 def simulate(net: Network | str, hw: SystemConfig | str = "alpine-tight", *,
              allocation: str = "optimal", balancer: str = "static-balanced", seed: int = 0,
              dag: bool = False, objective: str = "latency", victim: str = "random",
@@ -192,32 +262,15 @@ def simulate(net: Network | str, hw: SystemConfig | str = "alpine-tight", *,
         tasks_per_core: chunks per core of each layer for work stealing.
         cores, tiles: override the system's core and tile counts.
     """
-    where = "simulate"
-    check_choice(allocation, "allocation", ALLOCATIONS, where=where)
-    check_choice(balancer, "balancer", BALANCERS, where=where)
-    check_choice(objective, "objective", OBJECTIVES, where=where)
-    seed = check_seed(seed, where=where)
-    dag = check_bool(dag, "dag", where=where)
-    net = load_network(net)
-    hw = hw if isinstance(hw, SystemConfig) else load_system(hw)
-    over = {k: v for k, v in (("cores", cores), ("tiles", tiles)) if v is not None}
-    if over:
-        hw = hw.replace(**over)
-    opts = BalancerOptions(victim, steal_latency_s, tasks_per_core)
-    try:
+    net, hw, opts, seed = _inputs("simulate", net, hw, allocation, balancer, objective, seed,
+                                  victim, steal_latency_s, tasks_per_core, cores, tiles)
+    dag = check_bool(dag, "dag", where="simulate")
+    with _memory_guard(net, hw):
         wl = workload_for(net, hw)
         units = allocate_units(wl, hw, allocation, objective, opts)
         owners, scheds, release, end, latency, energy, bd = _run(
             wl, hw, units, balancer, opts, seed, dag)
-        memo = cache_of(wl).baselines
-        bkey = (hw.cores, opts, dag)
-        if bkey not in memo:
-            memo[bkey] = _run(wl, hw.replace(tiles=0), np.zeros(len(wl.layers), np.int64),
-                              "static-balanced", opts, seed, dag)[4:]
-    except MemoryError:
-        raise out_of_memory(f"simulating {net.name} on {hw.cores} cores",
-                            "the cores, tasks_per_core or the network's size") from None
-    b_lat, b_energy, b_bd = memo[bkey]
+        b_lat, b_energy, b_bd = baseline(wl, hw, opts, seed, dag)
     check_finite({"latency_s": latency, "energy_j": energy, "baseline_latency_s": b_lat,
                   "baseline_energy_j": b_energy}, f"simulate {net.name} on {hw.name}")
     return SimResult(net, hw, allocation, balancer, int(seed), bool(dag), opts, wl, units,

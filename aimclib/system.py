@@ -330,9 +330,10 @@ class SystemConfig:
     def tiles(self) -> int:
         return self.system.tiles
 
-    def tiles_per_core(self) -> list[int]:
-        """Tight coupling: tiles owned by each core under the placement rule."""
-        t, p = self.tiles, self.cores
+    def tiles_per_core(self, tiles: int | None = None) -> list[int]:
+        """Tight coupling: tiles owned by each core under the placement rule (with ``tiles``
+        tiles instead of the system's, when given)."""
+        t, p = self.tiles if tiles is None else tiles, self.cores
         if self.system.tile_placement == "even":
             return [t // p + (1 if i < t % p else 0) for i in range(p)]
         share = math.ceil(t / p) if t else 0
@@ -343,6 +344,18 @@ class SystemConfig:
         overrides applied and validated."""
         return _apply_overrides(self, overrides)
 
+    def with_tiles(self, tiles: int) -> SystemConfig:
+        """``replace(tiles=tiles)``, validated and warned about the same way, without the
+        general override machinery (sweeps and the simulator call it per configuration)."""
+        key = "system.tiles"
+        value = _check_value("system", _TILES_FIELD, tiles, "override")
+        out = SystemConfig(self.name, self.cpu, self.tile, self.host, self.tight, self.loose,
+                           dataclasses.replace(self.system, tiles=value),
+                           {**self.sources, key: ("override", "set by the caller")},
+                           dict(self.ranges))
+        _warn_implausible(out, [key])
+        return out
+
     def to_dict(self) -> dict:
         """Every parameter as ``{section: {field: value}}`` (what provenance records)."""
         return {s: dataclasses.asdict(getattr(self, s)) for s in SECTIONS}
@@ -352,6 +365,8 @@ SECTIONS: dict[str, type] = {"cpu": CpuConfig, "tile": TileConfig, "host": HostW
                              "tight": TightConfig, "loose": LooseConfig,
                              "system": PlacementConfig}
 """Preset sections and the dataclass each one fills."""
+
+_TILES_FIELD = next(f for f in dataclasses.fields(PlacementConfig) if f.name == "tiles")
 
 _SHORTCUTS = {"cores": "cpu.cores", "tiles": "system.tiles", "coupling": "system.coupling",
               "tile_placement": "system.tile_placement"}
