@@ -16,7 +16,7 @@ PARAMS := $(if $(QUICK),quick,full)
 QUICK_DIRS := --figures-dir build/quick/figures --data-dir build/quick/data \
               --output-dir build/quick/notebooks
 
-.PHONY: help setup figures test clean-output
+.PHONY: help setup figures test test-fast clean-output
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,6 +37,9 @@ figures: $(STAMP)  ## regenerate every figure and data table, update README numb
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## run the test suite without the tests marked slow (notebooks, processes)
+	$(BIN)/python -m pytest -m "not slow"
 
 clean-output:  ## remove executed notebook copies
 	rm -rf notebooks/output
