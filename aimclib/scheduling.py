@@ -241,14 +241,14 @@ def _check_tasks_memory(hw: SystemConfig, opts: BalancerOptions, requests: list[
     layer's tasks could not fit :data:`~aimclib.validation.MEMORY_LIMIT_BYTES`: with ``tiles``
     mapped tiles a layer has at most ``(tiles + 1) x cores x chunks`` tasks, each costing its
     arrays and a slot in every core's deque (the largest layer is checked)."""
-    def bound(r: tuple) -> tuple[int, int]:
-        chunks = opts.tasks_per_core if BALANCERS.entry(r[3]).steals else 1
-        return (len(r[2]) + 1) * chunks, chunks
-
-    worst = max(requests, key=lambda r: bound(r)[0])
-    tiles, split, chunks = len(worst[2]), worst[3], bound(worst)[1]
-    _check_schedule_memory(hw, (tiles + 1) * hw.cores * chunks,
-                           f"a layer with {tiles:,} tiles ({split}, {chunks} task(s) per core)")
+    widest: dict[str, int] = {}  # the most tiles of a layer, per split
+    for r in requests:
+        widest[r[3]] = max(widest.get(r[3], 0), len(r[2]))
+    for split, tiles in widest.items():
+        chunks = opts.tasks_per_core if BALANCERS.entry(split).steals else 1
+        _check_schedule_memory(hw, (tiles + 1) * hw.cores * chunks,
+                               f"a layer with {tiles:,} tiles ({split}, {chunks} task(s) per "
+                               f"core)")
 
 
 def _check_schedule_memory(hw: SystemConfig, tasks: int, what: str) -> None:
@@ -263,7 +263,8 @@ def _schedules(wl: Workload, requests: list[tuple], opts: BalancerOptions, tasks
     batch = ScheduleBatch(tasks, *out)
     vecs = layer_totals(tasks, ptr, [r[0] for r in requests], [r[1] for r in requests],
                         batch.ran_on, batch.how, opts.steal_latency_s, arrays_of(wl))
-    return [LayerSchedule(batch, int(ptr[j]), int(ptr[j + 1]), float(makespans[j]), vecs[j])
+    bounds, spans = ptr.tolist(), np.asarray(makespans, np.float64).tolist()
+    return [LayerSchedule(batch, bounds[j], bounds[j + 1], spans[j], vecs[j])
             for j in range(len(requests))]
 
 
@@ -304,8 +305,11 @@ def chosen_schedules(wl: Workload, hw: SystemConfig, keys: list[LayerKey], balan
         requests = [(k.layer, k.units, np.frombuffer(k.owners, np.int64), sp) for k, sp in todo]
         for k, sched in zip(todo, _run_alone(wl, hw, requests, opts, seed)):
             raw[k] = sched
-        for k in missing:
-            best[k] = min((raw[(k, sp)] for sp in splits), key=lambda s: s.makespan)
+        if len(splits) == 1:
+            best.update((k, raw[(k, splits[0])]) for k in missing)
+        else:
+            for k in missing:
+                best[k] = min((raw[(k, sp)] for sp in splits), key=lambda s: s.makespan)
         out = [best[k] for k in keys]
     return out
 
