@@ -131,23 +131,26 @@ def _run(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile_s, 
             n_ready += 1
 
     while n_done_layers < n_layers:
-        # 1. release ready layers at `now`, in layer order
-        ready = np.sort(ready_stack[:n_ready]) if n_ready > 0 else ready_stack[:0]
-        n_ready = 0
-        for lay in ready:
-            release[lay] = now
-            if barrier and steal:
-                reseed = True
-                stream = seed + lay
-            for i in range(layer_task_ptr[lay], layer_task_ptr[lay + 1]):
-                c = task_core[i]
-                dq[c, tail[c]] = i
-                tail[c] += 1
-                queued_ok[c] = False
-            if tasks_left[lay] == 0:
-                fin_time[lay] = now
-                pending[n_pending] = lay
-                n_pending += 1
+        # 1. release ready layers at `now`, in layer order (no array is made on the many
+        # events without one: that costs reference counting)
+        if n_ready > 0:
+            ready_stack[:n_ready].sort()
+            for r in range(n_ready):
+                lay = ready_stack[r]
+                release[lay] = now
+                if barrier and steal:
+                    reseed = True
+                    stream = seed + lay
+                for i in range(layer_task_ptr[lay], layer_task_ptr[lay + 1]):
+                    c = task_core[i]
+                    dq[c, tail[c]] = i
+                    tail[c] += 1
+                    queued_ok[c] = False
+                if tasks_left[lay] == 0:
+                    fin_time[lay] = now
+                    pending[n_pending] = lay
+                    n_pending += 1
+            n_ready = 0
         # 2. finish layers whose finish time has come; release their successors
         progressed = False
         k = 0

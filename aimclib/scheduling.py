@@ -240,15 +240,12 @@ def _check_tasks_memory(hw: SystemConfig, opts: BalancerOptions, requests: list[
     """Refuse, before building them, ``(layer, units, owners, split)`` requests of which a
     layer's tasks could not fit :data:`~aimclib.validation.MEMORY_LIMIT_BYTES`: with ``tiles``
     mapped tiles a layer has at most ``(tiles + 1) x cores x chunks`` tasks, each costing its
-    arrays and a slot in every core's deque (the largest layer is checked)."""
-    widest: dict[str, int] = {}  # the most tiles of a layer, per split
-    for r in requests:
-        widest[r[3]] = max(widest.get(r[3], 0), len(r[2]))
-    for split, tiles in widest.items():
-        chunks = opts.tasks_per_core if BALANCERS.entry(split).steals else 1
-        _check_schedule_memory(hw, (tiles + 1) * hw.cores * chunks,
-                               f"a layer with {tiles:,} tiles ({split}, {chunks} task(s) per "
-                               f"core)")
+    arrays and a slot in every core's deque (checked for the most tiles and chunks)."""
+    tiles = max(map(len, (r[2] for r in requests)))
+    split = max(dict.fromkeys(r[3] for r in requests), key=lambda sp: BALANCERS.entry(sp).steals)
+    chunks = opts.tasks_per_core if BALANCERS.entry(split).steals else 1
+    _check_schedule_memory(hw, (tiles + 1) * hw.cores * chunks,
+                           f"a layer with {tiles:,} tiles ({split}, {chunks} task(s) per core)")
 
 
 def _check_schedule_memory(hw: SystemConfig, tasks: int, what: str) -> None:
