@@ -121,8 +121,9 @@ def layer_totals(tasks: TaskSet, ptr: np.ndarray, layers, units, ran_on: np.ndar
 def powered_tile_seconds(hw: SystemConfig, latency: float, tiles_per_layer, durations,
                          budget: int | None = None) -> float:
     """Tile-seconds of static power under ``system.power_gating`` (tile-s): ``none``, all
-    ``hw.tiles`` tiles (or ``budget``, when given) for ``latency``; ``unused``, the tiles holding weights for ``latency``;
-    ``idle``, each layer's tiles for that layer's duration (``durations``, s)."""
+    ``hw.tiles`` tiles (or ``budget``, when given) for ``latency``; ``unused``, the tiles
+    holding weights for ``latency``; ``idle``, each layer's tiles for that layer's duration
+    (``durations``, s)."""
     gating = hw.system.power_gating
     if gating == "none":
         return (hw.tiles if budget is None else budget) * latency

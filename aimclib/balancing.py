@@ -186,14 +186,14 @@ def _psum_transfer(work: LayerWork, owners: np.ndarray, sys: SystemConfig
 
 @dataclass(frozen=True)
 class CostArrays:
-    """What the compiled even cut reads, for every layer of a workload (built once per
-    network and system; times in s, bytes in B).
+    """What the compiled even cut reads, for every layer of a workload (built once per network
+    and system; times in s, bytes in B).
 
     Per layer: ``pixels``, ``job_s`` (core time per DMA job). Per layer and number of units
     mapped (CSR ``unit_ptr``): ``tiles_for`` (tiles the units need), ``eff_px`` (per-pixel
-    digital time, memory roofline included),
-    ``dram_bytes`` (the digital part's DRAM bytes) and ``dram_px`` (those per pixel). Per tile of each layer's full mapping
-    (CSR ``tile_ptr``, tiles numbered within the layer): the per-MVM costs ``iface_s``,
+    digital time, memory roofline included), ``dram_bytes`` (the digital part's DRAM bytes)
+    and ``dram_px`` (those per pixel). Per tile of each layer's full mapping (CSR
+    ``tile_ptr``, tiles numbered within the layer): the per-MVM costs ``iface_s``,
     ``stall_s``, ``host_s``, ``tile_s``, ``bus_bytes``, ``energy_j``, ``alt_px_s``, MVMs per
     job ``vpj``, ``xfer_px`` (per-MVM partial-sum hand-over when the tile sits on another core
     than its unit's first tile), ``lead`` (that first tile) and ``cells`` (rows x columns it
@@ -292,11 +292,12 @@ def _parts_of(total, n):
 
 @numba.njit(cache=True)
 def _even_analog(i, tight, n_tiles, p, m, chunks):
-    """The ``i``-th analog task of a layer's even split, in deque order: (core, tile,
-    MVMs), core -1 for the tile's owner. Tight: each tile's stream cut into ``chunks x p`` parts when stealing (so a thief
-    can take a small piece of an over-full owner's stream), else one, on its owner. Loose
-    with ``m >= p``: each core's share of the output positions, every tile, in ``chunks``
-    parts. Loose with ``m < p`` (a linear layer, say): tile ``t`` whole on core ``t % p``."""
+    """The ``i``-th analog task of a layer's even split, in deque order: (core, tile, MVMs),
+    core -1 for the tile's owner. Tight: each tile's stream cut into ``chunks x p`` parts when
+    stealing (so a thief can take a small piece of an over-full owner's stream), else one, on
+    its owner. Loose with ``m >= p``: each core's share of the output positions, every tile, in
+    ``chunks`` parts. Loose with ``m < p`` (a linear layer, say): tile ``t`` whole on core
+    ``t % p``."""
     if tight:
         cnt, base, extra = _parts_of(m, chunks * p if chunks > 1 else 1)
         t, k = i // cnt, i % cnt
@@ -577,10 +578,11 @@ class Balancer:
     """A balancer.
 
     ``cut``: an :class:`EvenCut`, or ``cut(builder, tight, chunks)`` that cuts one layer
-    into tasks on a :class:`_Builder` (``chunks``: the options' tasks per core). ``also_scores``: other registered balancers whose split of each layer is
-    scored too, the fastest kept (this one's own on ties). ``steals``: idle cores steal
-    tasks in the engine; ``seeded``: its schedules depend on the seed (the victim choice).
-    ``line`` and ``hatch`` draw it in figures.
+    into tasks on a :class:`_Builder` (``chunks``: the options' tasks per core).
+    ``also_scores``: other registered balancers whose split of each layer is scored too, the
+    fastest kept (this one's own on ties). ``steals``: idle cores steal tasks in the engine;
+    ``seeded``: its schedules depend on the seed (the victim choice). ``line`` and ``hatch``
+    draw it in figures.
     """
 
     name: str
