@@ -66,8 +66,9 @@ def place_tiles(hw: SystemConfig, tiles_per_layer: list[int]) -> list[np.ndarray
     if used > hw.tiles:
         raise ParameterError(f"the allocation uses {used} tiles but the system has {hw.tiles}")
     seq = _owner_sequence(tuple(hw.tiles_per_core()), used)
-    out, pos = [], 0
-    for n in tiles_per_layer:
-        out.append(seq[pos:pos + n])
-        pos += n
+    out, pos = [seq[:0]] * len(tiles_per_layer), 0  # most layers map nothing
+    for i, n in enumerate(tiles_per_layer):
+        if n:
+            out[i] = seq[pos:pos + n]
+            pos += n
     return out

@@ -318,8 +318,9 @@ def barrier_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray,
     digital = cache_of(wl).digital_keys
     if not digital:  # a layer with nothing mapped has one key
         digital.extend(LayerKey(i, 0, b"") for i in range(len(wl.layers)))
-    keys = [LayerKey(i, u, own.tobytes()) if u else digital[i]
-            for i, (u, own) in enumerate(zip(units.tolist(), owners))]
+    keys = list(digital)
+    for i in np.flatnonzero(units).tolist():
+        keys[i] = LayerKey(i, int(units[i]), owners[i].tobytes())
     return chosen_schedules(wl, hw, keys, balancer, opts, seed)
 
 

@@ -213,9 +213,10 @@ def _inputs(where: str, net, hw, allocation: str, balancer: str, objective: str,
     seed = check_seed(seed, where=where)
     net = load_network(net)
     hw = hw if isinstance(hw, SystemConfig) else load_system(hw)
-    over = {k: v for k, v in (("cores", cores), ("tiles", tiles)) if v is not None}
-    if over:
-        hw = hw.replace(**over)
+    if cores is not None:
+        hw = hw.replace(cores=cores)
+    if tiles is not None:
+        hw = hw.with_tiles(tiles)
     return net, hw, BalancerOptions(victim, steal_latency_s, tasks_per_core), seed
 
 
