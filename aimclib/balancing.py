@@ -37,6 +37,7 @@ import numpy as np
 
 from .cpu import memory_seconds
 from .engine import KIND_DIGITAL, KIND_LOOSE, KIND_TIGHT
+from .interface import MvmCost
 from .mapping import split_sizes
 from .registry import Registry
 from .system import SystemConfig
@@ -193,11 +194,11 @@ class CostArrays:
     mapped (CSR ``unit_ptr``): ``tiles_for`` (tiles the units need), ``eff_px`` (per-pixel
     digital time, memory roofline included), ``dram_bytes`` (the digital part's DRAM bytes)
     and ``dram_px`` (those per pixel). Per tile of each layer's full mapping (CSR
-    ``tile_ptr``, tiles numbered within the layer): the per-MVM costs ``iface_s``,
-    ``stall_s``, ``host_s``, ``tile_s``, ``bus_bytes``, ``energy_j``, ``alt_px_s``, MVMs per
-    job ``vpj``, ``xfer_px`` (per-MVM partial-sum hand-over when the tile sits on another core
-    than its unit's first tile), ``lead`` (that first tile) and ``cells`` (rows x columns it
-    uses). Scalars: ``sync_s`` (one hand-over's synchronisation), ``bus_bps``,
+    ``tile_ptr``, tiles numbered within the layer): the per-MVM costs ``mvm`` (an
+    :class:`~aimclib.interface.MvmCost` of every layer's tiles one after the other, with
+    ``vectors_per_job`` per tile; the jobs' core time is ``job_s`` per layer), ``alt_px_s``,
+    ``xfer_px`` (per-MVM partial-sum hand-over when the tile sits on another core than its
+    unit's first tile), ``lead`` (that first tile) and ``cells`` (rows x columns it uses). Scalars: ``sync_s`` (one hand-over's synchronisation), ``bus_bps``,
     ``weight_bytes`` (bytes of one weight a thief reads from DRAM).
     """
 
@@ -209,14 +210,8 @@ class CostArrays:
     dram_bytes: np.ndarray
     dram_px: np.ndarray
     tile_ptr: np.ndarray
-    iface_s: np.ndarray
-    stall_s: np.ndarray
-    host_s: np.ndarray
-    tile_s: np.ndarray
-    bus_bytes: np.ndarray
-    energy_j: np.ndarray
+    mvm: MvmCost
     alt_px_s: np.ndarray
-    vpj: np.ndarray
     xfer_px: np.ndarray
     lead: np.ndarray
     cells: np.ndarray
@@ -256,11 +251,10 @@ def cost_arrays(works: tuple[LayerWork, ...], sys: SystemConfig) -> CostArrays:
                             for w in works for u in range(w.n_units + 1)], np.int64),
         dram_bytes=np.concatenate([w.digital_dram_bytes for w in works]).astype(np.float64),
         dram_px=np.array(sum(dram, []), np.float64), tile_ptr=ptr(tiles),
-        iface_s=per_tile(lambda w: w.mvm.iface_s), stall_s=per_tile(lambda w: w.mvm.stall_s),
-        host_s=per_tile(lambda w: w.mvm.host_s), tile_s=per_tile(lambda w: w.mvm.tile_s),
-        bus_bytes=per_tile(lambda w: w.mvm.bus_bytes),
-        energy_j=per_tile(lambda w: w.mvm.energy_j), alt_px_s=per_tile(lambda w: w.alt_px_s),
-        vpj=per_tile(lambda w: w.mvm.vectors_per_job, np.int64),
+        mvm=MvmCost(**{f: per_tile(lambda w: getattr(w.mvm, f)) for f in
+                       ("iface_s", "stall_s", "host_s", "tile_s", "bus_bytes", "energy_j")},
+                    vectors_per_job=per_tile(lambda w: w.mvm.vectors_per_job, np.int64)),
+        alt_px_s=per_tile(lambda w: w.alt_px_s),
         xfer_px=per_tile(lambda w: 2.0 * w.mapping.tile_cols * sys.tile.output_bits / 8
                          / l2_rate),
         lead=per_tile(lead, np.int64),
@@ -410,9 +404,9 @@ def even_tasks(arrays: CostArrays, layers, units, owners: list[np.ndarray], p: i
     own_ptr = np.zeros(len(owners) + 1, np.int64)
     np.cumsum([len(o) for o in owners], out=own_ptr[1:])
     flat = np.concatenate(owners).astype(np.int64) if owners else np.zeros(0, np.int64)
-    A = arrays
-    a = (A.iface_s, A.stall_s, A.host_s, A.tile_s, A.bus_bytes, A.energy_j, A.alt_px_s, A.vpj,
-         A.xfer_px, A.sync_s, A.bus_bps)
+    A, mc = arrays, arrays.mvm
+    a = (mc.iface_s, mc.stall_s, mc.host_s, mc.tile_s, mc.bus_bytes, mc.energy_j, A.alt_px_s,
+         mc.vectors_per_job, A.xfer_px, A.sync_s, A.bus_bps)
     fl, it, ptr = _even_kernel(
         np.asarray(layers, np.int64), np.asarray(units, np.int64), own_ptr, flat, p, tight,
         chunks, A.pixels, A.job_s, A.unit_ptr, A.eff_px, A.dram_px, A.tile_ptr, A.lead, a)

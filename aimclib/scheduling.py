@@ -83,25 +83,12 @@ class LayerSchedule:
     def tasks(self) -> TaskSet:
         return self.batch.tasks.slice(self.a, self.b)
 
-    @property
-    def start(self) -> np.ndarray:
-        return self.batch.start[self.a:self.b]
-
-    @property
-    def end(self) -> np.ndarray:
-        return self.batch.end[self.a:self.b]
-
-    @property
-    def ran_on(self) -> np.ndarray:
-        return self.batch.ran_on[self.a:self.b]
-
-    @property
-    def how(self) -> np.ndarray:
-        return self.batch.how[self.a:self.b]
-
-    @property
-    def tile_start(self) -> np.ndarray:
-        return self.batch.tile_start[self.a:self.b]
+    start = property(lambda self: self.batch.start[self.a:self.b], doc="start times (s)")
+    end = property(lambda self: self.batch.end[self.a:self.b], doc="end times (s)")
+    ran_on = property(lambda self: self.batch.ran_on[self.a:self.b], doc="core that ran it")
+    how = property(lambda self: self.batch.how[self.a:self.b], doc="engine's RAN_* code")
+    tile_start = property(lambda self: self.batch.tile_start[self.a:self.b],
+                          doc="when its MVMs began on the tile (s; NaN off a tile)")
 
 
 # ------------------------------------------------------------------------------- caching
