@@ -30,8 +30,10 @@ stealing, MVMs, tile busy time (s), tile MVM energy (J), bus and DRAM bytes (B).
 def pairwise_sum(a, n):
     """Sum of ``a[:n]`` exactly as NumPy's ``np.sum`` adds a contiguous float64 array
     (pairwise: blocks of up to 128 summed with eight accumulators, halves split at a multiple
-    of 8; ``tests/test_simulate.py`` checks it against ``np.sum``), so compiled totals are
-    bit-identical to NumPy's."""
+    of 8; ``tests/test_registry.py`` checks it against ``np.sum``, signed zeros included), so
+    compiled totals are bit-identical to NumPy's."""
+    if n == 0:
+        return 0.0  # an empty sum is NumPy's identity, +0.0
     if n < 8:
         res = -0.0
         for i in range(n):
