@@ -16,7 +16,7 @@ PARAMS := $(if $(QUICK),quick,full)
 QUICK_DIRS := --figures-dir build/quick/figures --data-dir build/quick/data \
               --output-dir build/quick/notebooks
 
-.PHONY: help setup figures test train explore explorer-screenshot clean-output
+.PHONY: help setup figures test test-fast train explore explorer-screenshot clean-output
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,6 +37,9 @@ figures: $(STAMP)  ## regenerate every figure and data table, update README numb
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## run the test suite without the tests marked slow (notebooks, processes)
+	$(BIN)/python -m pytest -m "not slow"
 
 train: $(STAMP)  ## retrain the digits CNN of notebook 07 (data/digits_cnn.npz and .log; bit-identical)
 	$(BIN)/python -m aimclib.trained --out data/digits_cnn.npz

@@ -13,7 +13,13 @@ from .studies import require_columns
 
 ACCURACY_AWARE = "accuracy-aware"
 """Name of the accuracy-aware allocation in tables and legends."""
-_COLORS = {**fs.ALLOCATION, ACCURACY_AWARE: "#332288"}
+ACCURACY_AWARE_COLOR = "#332288"
+"""Colour of the accuracy-aware allocation (not a registered strategy: it needs accuracies)."""
+
+
+def _colors() -> dict[str, str]:
+    """Colour per allocation: the registry's, plus the accuracy-aware one."""
+    return {**fs.allocation_colors(), ACCURACY_AWARE: ACCURACY_AWARE_COLOR}
 
 
 def _pct(ax, axis: str = "y") -> None:
@@ -36,7 +42,7 @@ def plot_accuracy_coverage(df: pd.DataFrame) -> Figure:
         for alloc, pts in part.groupby("allocation", sort=False):
             pts = pts.sort_values("coverage")
             ax.errorbar(pts["coverage"], pts["accuracy_mean"], yerr=pts["accuracy_std"],
-                        color=_COLORS.get(alloc, fs.NEUTRAL), marker="o", ms=3, lw=0.9,
+                        color=_colors().get(alloc, fs.NEUTRAL), marker="o", ms=3, lw=0.9,
                         capsize=1.5, label=alloc, alpha=0.85)
         fs.unity(ax, float(part["reference"].iloc[0]))
         fs.panel_label(ax, f"after {label}")

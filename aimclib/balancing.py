@@ -21,10 +21,15 @@ MVM per output position). The balancers:
   (:mod:`aimclib.engine`).
 
 Tasks are returned as :class:`TaskSet` arrays, tiles numbered locally within the layer.
+
+Balancers live in the registry :data:`BALANCERS`: a new one is one :class:`Balancer`
+registered there (how it cuts a layer, which splits it scores, whether it steals and takes
+a seed, how figures draw it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numba
@@ -32,11 +37,19 @@ import numpy as np
 
 from .cpu import memory_seconds
 from .engine import KIND_DIGITAL, KIND_LOOSE, KIND_TIGHT
+from .interface import MvmCost
 from .mapping import split_sizes
+from .registry import Registry
 from .system import SystemConfig
 from .workload import LayerWork
 
-BALANCERS = ("static-even", "static-balanced", "work-stealing")
+
+TASK_FIELDS = {"kind": np.int64, "core": np.int64, "tile": np.int64, "pixels": np.float64,
+               "core_s": np.float64, "tile_s": np.float64, "bus_s": np.float64,
+               "alt_s": np.float64, "iface_s": np.float64, "stall_s": np.float64,
+               "host_s": np.float64, "mvms": np.int64, "dram_bytes": np.float64,
+               "bus_bytes": np.float64, "energy_j": np.float64}
+"""The fields of a task and their dtypes (:class:`TaskSet` holds one array per field)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,16 @@ class TaskSet:
     def __len__(self) -> int:
         return len(self.kind)
 
+    def slice(self, a: int, b: int) -> TaskSet:
+        """Tasks ``a:b`` (views)."""
+        return TaskSet(**{f: getattr(self, f)[a:b] for f in TASK_FIELDS})
+
+    @staticmethod
+    def concat(sets: list[TaskSet]) -> TaskSet:
+        """The tasks of ``sets`` one after the other."""
+        return TaskSet(**{f: np.concatenate([getattr(s, f) for s in sets]).astype(dt, copy=False)
+                          for f, dt in TASK_FIELDS.items()})
+
 
 class _Builder:
     """Accumulates tasks of one layer."""
@@ -77,15 +100,11 @@ class _Builder:
         self.w = work
         self.p = p
         self.owners = owners
-        self.rows: list[tuple] = []
+        self.columns: dict[str, list] = {f: [] for f in TASK_FIELDS}
         u = units
         self.d_px = float(work.digital_px_s[u])
-        m = work.pixels
-        mem_px = float(memory_seconds(sys.cpu, work.digital_dram_bytes[u], work.act_l2_bytes,
-                                      p)) / m
-        # per-pixel digital time including the memory roofline (0 when nothing is digital)
-        self.eff_px = max(self.d_px, mem_px) if self.d_px > 0 else 0.0
-        self.dram_px = float(work.digital_dram_bytes[u]) / m
+        self.eff_px = _effective_px(work, u, sys, p)
+        self.dram_px = float(work.digital_dram_bytes[u]) / work.pixels
         self.bus_bps = sys.loose.bus_bandwidth_bps
         if work.mapping is not None:
             n_t = work.mapping.tiles_for(u)
@@ -99,19 +118,24 @@ class _Builder:
         else:
             self.n_tiles = 0
 
+    def task(self, **fields) -> None:
+        """Append one task; fields not given are 0 (``tile``: -1, digital)."""
+        fields.setdefault("tile", -1)
+        for name, column in self.columns.items():
+            column.append(fields.get(name, 0))
+
     def digital(self, core: int, pixels: float) -> None:
         if pixels <= 0 or self.eff_px <= 0:
             return
-        self.rows.append((KIND_DIGITAL, core, -1, pixels, pixels * self.eff_px, 0.0, 0.0, 0.0,
-                          0.0, 0.0, 0.0, 0, pixels * self.dram_px, 0.0, 0.0))
+        self.task(kind=KIND_DIGITAL, core=core, pixels=pixels, core_s=pixels * self.eff_px,
+                  dram_bytes=pixels * self.dram_px)
 
     def converted(self, core: int, tile: int, pixels: float) -> None:
         """Output positions of a tile's block computed digitally instead (static-balanced)."""
         if pixels <= 0:
             return
-        dur = pixels * float(self.w.alt_px_s[tile])
-        self.rows.append((KIND_DIGITAL, core, -1, pixels, dur, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-                          0, 0.0, 0.0, 0.0))
+        self.task(kind=KIND_DIGITAL, core=core, pixels=pixels,
+                  core_s=pixels * float(self.w.alt_px_s[tile]))
 
     def analog(self, core: int, tile: int, pixels: int, kind: int) -> None:
         if pixels <= 0:
@@ -122,18 +146,25 @@ class _Builder:
         host = pixels * float(mc.host_s[t])
         if self.remote[t]:  # partial sums to the unit's first core, one hand-over per task
             host += pixels * float(self.xfer_px[t]) + self.sync_s
-        core_s = iface + stall + host
         bus_b = pixels * float(mc.bus_bytes[t])
-        self.rows.append((kind, core, t, float(pixels), core_s, pixels * float(mc.tile_s[t]),
-                          bus_b / self.bus_bps, pixels * float(self.w.alt_px_s[t]), iface, stall,
-                          host, pixels, 0.0, bus_b, pixels * float(mc.energy_j[t])))
+        self.task(kind=kind, core=core, tile=t, pixels=float(pixels),
+                  core_s=iface + stall + host, tile_s=pixels * float(mc.tile_s[t]),
+                  bus_s=bus_b / self.bus_bps, alt_s=pixels * float(self.w.alt_px_s[t]),
+                  iface_s=iface, stall_s=stall, host_s=host, mvms=pixels, bus_bytes=bus_b,
+                  energy_j=pixels * float(mc.energy_j[t]))
 
     def build(self) -> TaskSet:
-        cols = list(zip(*self.rows)) if self.rows else [()] * 15
-        ints = (0, 1, 2, 11)
-        arrays = [np.array(c, dtype=np.int64 if i in ints else np.float64)
-                  for i, c in enumerate(cols)]
-        return TaskSet(*arrays)
+        return TaskSet(**{f: np.array(self.columns[f], dtype=dt)
+                          for f, dt in TASK_FIELDS.items()})
+
+
+def _effective_px(work: LayerWork, units: int, sys: SystemConfig, p: int) -> float:
+    """Per-pixel digital time of the layer's digital part with ``units`` mapped, the memory
+    roofline included (s; 0 when nothing is digital)."""
+    d_px = float(work.digital_px_s[units])
+    mem_px = float(memory_seconds(sys.cpu, work.digital_dram_bytes[units], work.act_l2_bytes,
+                                  p)) / work.pixels
+    return max(d_px, mem_px) if d_px > 0 else 0.0
 
 
 def _psum_transfer(work: LayerWork, owners: np.ndarray, sys: SystemConfig
@@ -154,33 +185,233 @@ def _psum_transfer(work: LayerWork, owners: np.ndarray, sys: SystemConfig
     return remote, np.where(remote, per_px, 0.0)
 
 
-def _chunks(total: int, n: int) -> np.ndarray:
-    """Integer split of ``total`` into at most ``n`` balanced positive parts."""
-    return split_sizes(total, -(-total // n)) if total > 0 else np.zeros(0, np.int64)
+@dataclass(frozen=True)
+class CostArrays:
+    """What the compiled even cut reads, for every layer of a workload (built once per network
+    and system; times in s, bytes in B).
+
+    Per layer: ``pixels``, ``job_s`` (core time per DMA job). Per layer and number of units
+    mapped (CSR ``unit_ptr``): ``tiles_for`` (tiles the units need), ``eff_px`` (per-pixel
+    digital time, memory roofline included), ``dram_bytes`` (the digital part's DRAM bytes)
+    and ``dram_px`` (those per pixel). Per tile of each layer's full mapping (CSR
+    ``tile_ptr``, tiles numbered within the layer): the per-MVM costs ``mvm`` (an
+    :class:`~aimclib.interface.MvmCost` of every layer's tiles one after the other, with
+    ``vectors_per_job`` per tile; the jobs' core time is ``job_s`` per layer), ``alt_px_s``,
+    ``xfer_px`` (per-MVM partial-sum hand-over when the tile sits on another core than its
+    unit's first tile), ``lead`` (that first tile) and ``cells`` (rows x columns it uses). Scalars: ``sync_s`` (one hand-over's synchronisation), ``bus_bps``,
+    ``weight_bytes`` (bytes of one weight a thief reads from DRAM).
+    """
+
+    pixels: np.ndarray
+    job_s: np.ndarray
+    unit_ptr: np.ndarray
+    tiles_for: np.ndarray
+    eff_px: np.ndarray
+    dram_bytes: np.ndarray
+    dram_px: np.ndarray
+    tile_ptr: np.ndarray
+    mvm: MvmCost
+    alt_px_s: np.ndarray
+    xfer_px: np.ndarray
+    lead: np.ndarray
+    cells: np.ndarray
+    sync_s: float
+    bus_bps: float
+    weight_bytes: float
 
 
-def _even(b: _Builder, tight: bool, chunks: int) -> None:
-    """Output positions split evenly; analog tasks go first in each deque (tight: they are
-    bound to their owner, so the digital chunks stay at the back where thieves take them)."""
-    p, m = b.p, b.w.pixels
-    if b.n_tiles and tight:
-        # a tile's stream is cut finer (chunks per core x cores) when stealing, so a thief
-        # can take a small piece of an over-full owner's stream to compute digitally
-        pieces = chunks * p if chunks > 1 else 1
-        for t in range(b.n_tiles):
-            for part in _chunks(m, pieces):
-                b.analog(int(b.owners[t]), t, int(part), KIND_TIGHT)
-    elif b.n_tiles and m >= p:
-        for c, rng in enumerate(split_sizes(m, -(-m // p))):
-            for t in range(b.n_tiles):
-                for part in _chunks(int(rng), chunks):
-                    b.analog(c, t, int(part), KIND_LOOSE)
-    elif b.n_tiles:
-        for t in range(b.n_tiles):
-            b.analog(t % p, t, m, KIND_LOOSE)
-    for c in range(p):
-        for _ in range(chunks):
-            b.digital(c, m / p / chunks)
+def cost_arrays(works: tuple[LayerWork, ...], sys: SystemConfig) -> CostArrays:
+    """The :class:`CostArrays` of ``works`` on ``sys`` (``sys.cores`` cores)."""
+    p = sys.cores
+    eff, dram, tiles = [], [], []
+    for w in works:
+        eff.append([_effective_px(w, u, sys, p) for u in range(w.n_units + 1)])
+        dram.append([float(w.digital_dram_bytes[u]) / w.pixels for u in range(w.n_units + 1)])
+        tiles.append(w.mapping.tiles_full if w.mapping is not None else 0)
+    mvm = [w for w in works if w.mapping is not None]
+
+    def per_tile(get, dtype=np.float64) -> np.ndarray:
+        parts = [np.broadcast_to(np.asarray(get(w), dtype), w.mapping.tiles_full) for w in mvm]
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+    def ptr(counts) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def lead(w: LayerWork) -> np.ndarray:
+        first = np.flatnonzero(w.mapping.tile_row_block == 0)
+        return first[w.mapping.tile_unit]
+
+    # the hand-over of _psum_transfer, per MVM, for every tile (used where it is remote)
+    l2_rate = sys.cpu.l2_bytes_per_cycle * sys.cpu.clock_hz
+    return CostArrays(
+        pixels=np.array([w.pixels for w in works], np.int64),
+        job_s=np.array([w.mvm.job_s if w.mvm is not None else 0.0 for w in works]),
+        unit_ptr=ptr([len(e) for e in eff]), eff_px=np.array(sum(eff, []), np.float64),
+        tiles_for=np.array([w.mapping.tiles_for(u) if w.mapping is not None else 0
+                            for w in works for u in range(w.n_units + 1)], np.int64),
+        dram_bytes=np.concatenate([w.digital_dram_bytes for w in works]).astype(np.float64),
+        dram_px=np.array(sum(dram, []), np.float64), tile_ptr=ptr(tiles),
+        mvm=MvmCost(**{f: per_tile(lambda w: getattr(w.mvm, f)) for f in
+                       ("iface_s", "stall_s", "host_s", "tile_s", "bus_bytes", "energy_j")},
+                    vectors_per_job=per_tile(lambda w: w.mvm.vectors_per_job, np.int64)),
+        alt_px_s=per_tile(lambda w: w.alt_px_s),
+        xfer_px=per_tile(lambda w: 2.0 * w.mapping.tile_cols * sys.tile.output_bits / 8
+                         / l2_rate),
+        lead=per_tile(lead, np.int64),
+        cells=per_tile(lambda w: w.mapping.tile_rows * w.mapping.tile_cols, np.int64),
+        sync_s=sys.host.psum_sync_cycles / sys.cpu.clock_hz,
+        bus_bps=float(sys.loose.bus_bandwidth_bps),
+        weight_bytes=float(sys.cpu.activation_bytes))
+
+
+_F_PIXELS, _F_CORE_S, _F_TILE_S, _F_BUS_S, _F_ALT_S, _F_IFACE_S, _F_STALL_S, _F_HOST_S, \
+    _F_DRAM, _F_BUS_B, _F_ENERGY = range(11)
+_I_KIND, _I_CORE, _I_TILE, _I_MVMS = range(4)
+_FLOAT_FIELDS = ("pixels", "core_s", "tile_s", "bus_s", "alt_s", "iface_s", "stall_s", "host_s",
+                 "dram_bytes", "bus_bytes", "energy_j")
+_INT_FIELDS = ("kind", "core", "tile", "mvms")
+"""Rows of the compiled cut's float and integer blocks (the :data:`TASK_FIELDS` by name)."""
+
+
+@numba.njit(cache=True)
+def _parts_of(total, n):
+    """``split_sizes(total, ceil(total / n))``, at most ``n`` balanced positive parts, as
+    (count, base size, number of parts one larger)."""
+    if total <= 0:
+        return 0, 0, 0
+    size = -(-total // n)
+    count = -(-total // size)
+    return count, total // count, total % count
+
+
+@numba.njit(cache=True)
+def _even_analog(i, tight, n_tiles, p, m, chunks):
+    """The ``i``-th analog task of a layer's even split, in deque order: (core, tile, MVMs),
+    core -1 for the tile's owner. Tight: each tile's stream cut into ``chunks x p`` parts when
+    stealing (so a thief can take a small piece of an over-full owner's stream), else one, on
+    its owner. Loose with ``m >= p``: each core's share of the output positions, every tile, in
+    ``chunks`` parts. Loose with ``m < p`` (a linear layer, say): tile ``t`` whole on core
+    ``t % p``."""
+    if tight:
+        cnt, base, extra = _parts_of(m, chunks * p if chunks > 1 else 1)
+        t, k = i // cnt, i % cnt
+        return -1, t, base + (1 if k < extra else 0)
+    if m < p:
+        return i % p, i, m
+    cnt_c, base_c, extra_c = _parts_of(m, p)
+    c = 0
+    while True:  # the cores' shares differ by one position, so their counts may differ
+        cnt, base, extra = _parts_of(base_c + (1 if c < extra_c else 0), chunks)
+        if i < n_tiles * cnt:
+            t, k = i // cnt, i % cnt
+            return c, t, base + (1 if k < extra else 0)
+        i -= n_tiles * cnt
+        c += 1
+
+
+@numba.njit(cache=True)
+def _even_layer(fl, it, n, write, own, p, tight, chunks, m, eff_px, dram_px, job_s, tile0,
+                n_tiles, lead, a):
+    """Append one layer's even split from task ``n`` (``write`` False: only count); returns
+    the next task index. ``own``: owners of its ``n_tiles`` mapped tiles (global tile
+    ``tile0 + t``); ``a``: the cost arrays' tile fields and scalars. Analog tasks go first in
+    each deque (tight: they are bound to their owner, so the digital chunks stay at the back
+    where thieves take them). Analog tasks are priced as :meth:`_Builder.analog` prices them,
+    in one loop (no call per task: passing arrays costs reference counting)."""
+    iface_s, stall_s, host_s, tile_s, bus_bytes, energy_j, alt_px_s, vpj, xfer_px, sync_s, \
+        bus_bps = a
+    n_analog = 0
+    if n_tiles > 0:
+        if tight:
+            n_analog = n_tiles * _parts_of(m, chunks * p if chunks > 1 else 1)[0]
+        elif m < p:
+            n_analog = n_tiles
+        else:
+            cnt_c, base_c, extra_c = _parts_of(m, p)
+            for c in range(cnt_c):
+                n_analog += n_tiles * _parts_of(base_c + (1 if c < extra_c else 0), chunks)[0]
+    if write:
+        kind = KIND_TIGHT if tight else KIND_LOOSE
+        for i in range(n_analog):
+            core, t, px = _even_analog(i, tight, n_tiles, p, m, chunks)
+            g = tile0 + t
+            iface = px * iface_s[g] + float(-(-px // vpj[g])) * job_s
+            stall = px * stall_s[g]
+            host = px * host_s[g]
+            if tight and own[t] != own[lead[g]]:
+                # partial sums to the unit's first core, one hand-over per task
+                host += px * xfer_px[g] + sync_s
+            bus_b = px * bus_bytes[g]
+            k = n + i
+            fl[_F_PIXELS, k] = float(px)
+            fl[_F_CORE_S, k] = iface + stall + host
+            fl[_F_TILE_S, k] = px * tile_s[g]
+            fl[_F_BUS_S, k] = bus_b / bus_bps
+            fl[_F_ALT_S, k] = px * alt_px_s[g]
+            fl[_F_IFACE_S, k] = iface
+            fl[_F_STALL_S, k] = stall
+            fl[_F_HOST_S, k] = host
+            fl[_F_BUS_B, k] = bus_b
+            fl[_F_ENERGY, k] = px * energy_j[g]
+            it[_I_KIND, k] = kind
+            it[_I_CORE, k] = own[t] if core < 0 else core
+            it[_I_TILE, k] = t
+            it[_I_MVMS, k] = px
+    n += n_analog
+    px = m / p / chunks
+    if eff_px > 0 and px > 0:
+        for c in range(p):
+            for _ in range(chunks):
+                if write:
+                    fl[_F_PIXELS, n] = px
+                    fl[_F_CORE_S, n] = px * eff_px
+                    fl[_F_DRAM, n] = px * dram_px
+                    it[_I_KIND, n] = KIND_DIGITAL
+                    it[_I_CORE, n] = c
+                    it[_I_TILE, n] = -1
+                n += 1
+    return n
+
+
+@numba.njit(cache=True)
+def _even_kernel(layers, units, own_ptr, owners, p, tight, chunks, pix, job_s, unit_ptr,
+                 eff_px, dram_px, tile_ptr, lead, a):
+    """Float and integer task blocks and the CSR pointer of the requested layers' even
+    splits (two passes: count, then fill)."""
+    n_req = layers.shape[0]
+    ptr = np.zeros(n_req + 1, np.int64)
+    fl = np.zeros((11, 0))
+    it = np.zeros((4, 0), np.int64)
+    for write in (False, True):
+        if write:
+            fl = np.zeros((11, ptr[n_req]))
+            it = np.zeros((4, ptr[n_req]), np.int64)
+        for r in range(n_req):
+            lay, k = layers[r], unit_ptr[layers[r]] + units[r]
+            end = _even_layer(fl, it, ptr[r], write, owners[own_ptr[r]:own_ptr[r + 1]], p,
+                              tight, chunks, pix[lay], eff_px[k], dram_px[k], job_s[lay],
+                              tile_ptr[lay], own_ptr[r + 1] - own_ptr[r], lead, a)
+            if not write:
+                ptr[r + 1] = end
+    return fl, it, ptr
+
+
+def even_tasks(arrays: CostArrays, layers, units, owners: list[np.ndarray], p: int,
+               tight: bool, chunks: int) -> tuple[TaskSet, np.ndarray]:
+    """The even split (``chunks`` tasks per core) of every requested layer (``layers``,
+    ``units`` mapped, ``owners`` of its mapped tiles) in one compiled call: all their tasks
+    one layer after the other, and the CSR pointer over the requests."""
+    own_ptr = np.zeros(len(owners) + 1, np.int64)
+    np.cumsum([len(o) for o in owners], out=own_ptr[1:])
+    flat = np.concatenate(owners).astype(np.int64) if owners else np.zeros(0, np.int64)
+    A, mc = arrays, arrays.mvm
+    a = (mc.iface_s, mc.stall_s, mc.host_s, mc.tile_s, mc.bus_bytes, mc.energy_j, A.alt_px_s,
+         mc.vectors_per_job, A.xfer_px, A.sync_s, A.bus_bps)
+    fl, it, ptr = _even_kernel(
+        np.asarray(layers, np.int64), np.asarray(units, np.int64), own_ptr, flat, p, tight,
+        chunks, A.pixels, A.job_s, A.unit_ptr, A.eff_px, A.dram_px, A.tile_ptr, A.lead, a)
+    fields = dict(zip(_FLOAT_FIELDS, fl)) | dict(zip(_INT_FIELDS, it))
+    return TaskSet(**fields), ptr
 
 
 @numba.njit(cache=True)
@@ -315,6 +546,64 @@ def _balanced_loose(b: _Builder) -> None:
                 b.digital(c, share / b.eff_px)
 
 
+def _cut_balanced(b: _Builder, tight: bool, chunks: int) -> None:
+    if tight and b.n_tiles:
+        _balanced_tight(b)
+    elif b.n_tiles:
+        _balanced_loose(b)
+    else:  # all digital: the even split
+        for c in range(b.p):
+            b.digital(c, b.w.pixels / b.p)
+
+
+@dataclass(frozen=True)
+class EvenCut:
+    """The even split, cut in compiled code (:func:`even_tasks`): output positions split
+    evenly over the cores, ``tasks_per_core`` chunks per core when ``chunked`` (else one)."""
+
+    chunked: bool
+
+    def chunks(self, tasks_per_core: int) -> int:
+        return tasks_per_core if self.chunked else 1
+
+
+@dataclass(frozen=True)
+class Balancer:
+    """A balancer.
+
+    ``cut``: an :class:`EvenCut`, or ``cut(builder, tight, chunks)`` that cuts one layer
+    into tasks on a :class:`_Builder` (``chunks``: the options' tasks per core).
+    ``also_scores``: other registered balancers whose split of each layer is scored too, the
+    fastest kept (this one's own on ties). ``steals``: idle cores steal tasks in the engine;
+    ``seeded``: its schedules depend on the seed (the victim choice). ``line`` and ``hatch``
+    draw it in figures.
+    """
+
+    name: str
+    cut: EvenCut | Callable[[_Builder, bool, int], None]
+    also_scores: tuple[str, ...] = ()
+    steals: bool = False
+    seeded: bool = False
+    line: object = "-"
+    hatch: str = ""
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The splits scored for a layer: this balancer's own first."""
+        return (self.name,) + self.also_scores
+
+
+BALANCERS: Registry[Balancer] = Registry("balancer", [
+    # in the order figures list them; dotted lines are not used (reference lines are solid)
+    Balancer("static-balanced", _cut_balanced, also_scores=("static-even",), line="-"),
+    Balancer("static-even", EvenCut(chunked=False), line=(0, (4, 1.5)), hatch="////"),
+    Balancer("work-stealing", EvenCut(chunked=True), steals=True, seeded=True,
+             line=(0, (3, 1, 1, 1)),
+             hatch="...."),
+])
+"""The balancers by name (a sequence of names; ``BALANCERS.entry(name)``)."""
+
+
 def layer_tasks(work: LayerWork, units: int, owners: np.ndarray, balancer: str,
                 sys: SystemConfig, tasks_per_core: int) -> TaskSet:
     """The tasks of one layer for ``balancer`` with ``units`` units mapped, on ``sys.cores``
@@ -322,18 +611,13 @@ def layer_tasks(work: LayerWork, units: int, owners: np.ndarray, balancer: str,
 
     ``owners`` gives the owning core of each of the layer's mapped tiles (tight coupling).
     For static-balanced the caller scores this split against static-even (see
-    :func:`aimclib.simulate.barrier_schedules`).
+    :func:`aimclib.scheduling.barrier_schedules`).
     """
-    p, tight = sys.cores, sys.coupling == "tight"
-    b = _Builder(work, units, owners, p, sys)
-    if balancer == "static-even":
-        _even(b, tight, 1)
-    elif balancer == "work-stealing":
-        _even(b, tight, tasks_per_core)
-    elif tight and b.n_tiles:
-        _balanced_tight(b)
-    elif b.n_tiles:
-        _balanced_loose(b)
-    else:
-        _even(b, tight, 1)
+    cut, tight = BALANCERS.entry(balancer).cut, sys.coupling == "tight"
+    if isinstance(cut, EvenCut):
+        n_t = work.mapping.tiles_for(units) if work.mapping is not None else 0
+        return even_tasks(cost_arrays((work,), sys), [0], [units], [owners[:n_t]], sys.cores,
+                          tight, cut.chunks(tasks_per_core))[0]
+    b = _Builder(work, units, owners, sys.cores, sys)
+    cut(b, tight, tasks_per_core)
     return b.build()

@@ -27,7 +27,8 @@ from .errors import AimcError, ParameterError
 from .layercost import CORE_COMPONENTS, LayerCost, layer_cost
 from .loading import load_network
 from .network import Network, NetworkBuilder
-from .simulate import OBJECTIVES, VICTIMS, simulate
+from .scheduling import VICTIMS
+from .simulate import OBJECTIVES, simulate
 from .system import (CpuConfig, PresetError, SystemConfig, describe, load_system, override_key,
                      preset_names, preset_path, user_preset_dir)
 from .validation import MAX_CORES, MAX_TILES, check_int, check_path_writable, json_text

@@ -53,20 +53,40 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
     """
     n_tasks = task_layer.shape[0]
     n_layers = layer_task_ptr.shape[0] - 1
-    start = np.full(n_tasks, np.nan)
-    end = np.full(n_tasks, np.nan)
-    ran_on = np.full(n_tasks, -1, np.int64)
-    how = np.full(n_tasks, -1, np.int64)
-    tile_start = np.full(n_tasks, np.nan)
-    release = np.full(n_layers, np.nan)
-    layer_end = np.full(n_layers, np.nan)
-
+    out = (np.empty(n_tasks), np.empty(n_tasks), np.empty(n_tasks, np.int64),
+           np.empty(n_tasks, np.int64), np.empty(n_tasks), np.empty(n_layers),
+           np.empty(n_layers))
     # Deques: one ring of capacity n_tasks per core (each task is pushed once overall).
-    dq = np.empty((n_cores, max(n_tasks, 1)), np.int64)
+    _run(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile_s, task_bus_s,
+         task_alt_s, layer_task_ptr, layer_pred_ptr, layer_pred, n_cores, steal, steal_s,
+         victim, seed, barrier, out, np.empty((n_cores, max(n_tasks, 1)), np.int64),
+         np.empty(max(n_tiles, 1)))
+    return out
+
+
+@numba.njit(cache=True)
+def _run(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile_s, task_bus_s,
+         task_alt_s, layer_task_ptr, layer_pred_ptr, layer_pred, n_cores, steal, steal_s,
+         victim, seed, barrier, out, dq, tile_free):
+    """:func:`simulate_kernel` writing into ``out`` (its seven result arrays) with the deques
+    ``dq`` (cores x at least the tasks) and ``tile_free`` (at least the tiles) given, so a
+    caller running many small schedules allocates them once."""
+    start, end, ran_on, how, tile_start, release, layer_end = out
+    n_layers = layer_task_ptr.shape[0] - 1
+    start[:] = np.nan
+    end[:] = np.nan
+    ran_on[:] = -1
+    how[:] = -1
+    tile_start[:] = np.nan
+    release[:] = np.nan
+    layer_end[:] = np.nan
+    tile_free[:] = 0.0
     head = np.zeros(n_cores, np.int64)
     tail = np.zeros(n_cores, np.int64)
     core_free = np.zeros(n_cores)
-    tile_free = np.zeros(max(n_tiles, 1))
+    # each deque's queued core time (_queued), kept until the deque changes
+    queued = np.zeros(n_cores)
+    queued_ok = np.zeros(n_cores, np.bool_)
     bus_free = 0.0
     pending_preds = np.zeros(n_layers, np.int64)
     succ_count = np.zeros(n_layers, np.int64)
@@ -94,7 +114,11 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
     fin_time = np.full(n_layers, np.inf)
     pending = np.empty(n_layers, np.int64)
     n_pending = 0
-    np.random.seed(seed)
+    # only stealing draws random numbers; barrier mode seeds every layer at its release.
+    # Seeding (about a microsecond) waits for the first draw: a seed no draw follows changes
+    # nothing
+    reseed = steal
+    stream = seed
     n_done_layers = 0
     now = 0.0
 
@@ -107,21 +131,26 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
             n_ready += 1
 
     while n_done_layers < n_layers:
-        # 1. release ready layers at `now`, in layer order
-        ready = np.sort(ready_stack[:n_ready])
-        n_ready = 0
-        for lay in ready:
-            release[lay] = now
-            if barrier:
-                np.random.seed(seed + lay)
-            for i in range(layer_task_ptr[lay], layer_task_ptr[lay + 1]):
-                c = task_core[i]
-                dq[c, tail[c]] = i
-                tail[c] += 1
-            if tasks_left[lay] == 0:
-                fin_time[lay] = now
-                pending[n_pending] = lay
-                n_pending += 1
+        # 1. release ready layers at `now`, in layer order (no array is made on the many
+        # events without one: that costs reference counting)
+        if n_ready > 0:
+            ready_stack[:n_ready].sort()
+            for r in range(n_ready):
+                lay = ready_stack[r]
+                release[lay] = now
+                if barrier and steal:
+                    reseed = True
+                    stream = seed + lay
+                for i in range(layer_task_ptr[lay], layer_task_ptr[lay + 1]):
+                    c = task_core[i]
+                    dq[c, tail[c]] = i
+                    tail[c] += 1
+                    queued_ok[c] = False
+                if tasks_left[lay] == 0:
+                    fin_time[lay] = now
+                    pending[n_pending] = lay
+                    n_pending += 1
+            n_ready = 0
         # 2. finish layers whose finish time has come; release their successors
         progressed = False
         k = 0
@@ -154,6 +183,7 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
             if head[c] < tail[c]:
                 i = dq[c, head[c]]
                 head[c] += 1
+                queued_ok[c] = False
                 mode = RAN_ANALOG if task_kind[i] != KIND_DIGITAL else RAN_DIGITAL
             elif steal:
                 v = -1
@@ -163,6 +193,9 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
                         if o != c and head[o] < tail[o]:
                             cnt += 1
                     if cnt > 0:
+                        if reseed:
+                            np.random.seed(stream)
+                            reseed = False
                         pick = np.random.randint(0, cnt)
                         for o in range(n_cores):
                             if o != c and head[o] < tail[o]:
@@ -174,15 +207,20 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
                     best = -1.0
                     for o in range(n_cores):
                         if o != c and head[o] < tail[o]:
-                            w = _queued(dq, head, tail, task_core_s, o)
+                            if not queued_ok[o]:
+                                queued[o] = _queued(dq, head, tail, task_core_s, o)
+                                queued_ok[o] = True
+                            w = queued[o]
                             if w > best:
                                 best = w
                                 v = o
                 if v >= 0:
                     cand = dq[v, tail[v] - 1]
                     if task_kind[cand] == KIND_TIGHT:
-                        owner_done = max(core_free[v], now) + _queued(
-                            dq, head, tail, task_core_s, v)
+                        if not queued_ok[v]:
+                            queued[v] = _queued(dq, head, tail, task_core_s, v)
+                            queued_ok[v] = True
+                        owner_done = max(core_free[v], now) + queued[v]
                         if now + steal_s + task_alt_s[cand] < owner_done:
                             i = cand
                             mode = RAN_STOLEN_DIGITAL
@@ -191,6 +229,7 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
                         mode = RAN_ANALOG if task_kind[cand] == KIND_LOOSE else RAN_DIGITAL
                     if i >= 0:
                         tail[v] -= 1
+                        queued_ok[v] = False
                         t0 = now + steal_s
             if i < 0:
                 continue
@@ -236,7 +275,6 @@ def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, ta
         if nxt == np.inf:
             break  # nothing can progress (cannot happen with consistent inputs)
         now = nxt
-    return start, end, ran_on, how, tile_start, release, layer_end
 
 
 @numba.njit(cache=True)
@@ -267,20 +305,25 @@ def simulate_barrier_kernel(task_layer, task_kind, task_core, task_tile, task_co
     how = np.empty(n_tasks, np.int64)
     tile_start = np.empty(n_tasks)
     makespan = np.zeros(n_layers)
+    widest = 1
+    for lay in range(n_layers):
+        widest = max(widest, layer_task_ptr[lay + 1] - layer_task_ptr[lay])
+    # one set of work arrays for every layer
+    dq = np.empty((n_cores, widest), np.int64)
+    tile_free = np.empty(max(n_tiles, 1))
+    zeros = np.zeros(widest, np.int64)
+    release = np.empty(1)
+    layer_end = np.empty(1)
     one_ptr = np.zeros(2, np.int64)
     no_pred_ptr = np.zeros(2, np.int64)
     no_pred = np.zeros(0, np.int64)
     for lay in range(n_layers):
         a, b = layer_task_ptr[lay], layer_task_ptr[lay + 1]
         one_ptr[1] = b - a
-        s, e, r, h, ts, _, le = simulate_kernel(
-            np.zeros(b - a, np.int64), task_kind[a:b], task_core[a:b], task_tile[a:b],
-            task_core_s[a:b], task_tile_s[a:b], task_bus_s[a:b], task_alt_s[a:b], one_ptr,
-            no_pred_ptr, no_pred, n_cores, n_tiles, steal, steal_s, victim, seeds[lay], True)
-        start[a:b] = s
-        end[a:b] = e
-        ran_on[a:b] = r
-        how[a:b] = h
-        tile_start[a:b] = ts
-        makespan[lay] = le[0]
+        _run(zeros[:b - a], task_kind[a:b], task_core[a:b], task_tile[a:b], task_core_s[a:b],
+             task_tile_s[a:b], task_bus_s[a:b], task_alt_s[a:b], one_ptr, no_pred_ptr, no_pred,
+             n_cores, steal, steal_s, victim, seeds[lay], True,
+             (start[a:b], end[a:b], ran_on[a:b], how[a:b], tile_start[a:b], release,
+              layer_end), dq, tile_free)
+        makespan[lay] = layer_end[0]
     return start, end, ran_on, how, tile_start, makespan

@@ -24,9 +24,10 @@ matplotlib's constrained layout). Fonts: :data:`RC` sets 8 pt text and 7 pt tick
 legends at that size, TrueType (Type 42) fonts in PDF and PostScript.
 
 Colours (Okabe-Ito and Paul Tol's muted scheme, both colour-blind safe; each colour means one
-thing in every figure): :data:`COUPLING` (tight blue, loose orange), :data:`WORK` (what a core or
-tile spends its time on), :data:`ALLOCATION` (black is the optimum, the reference). Balancers are
-line styles (:data:`BALANCER_LINES`) or hatches (:data:`BALANCER_HATCHES`), never colours; core
+thing in every figure): :data:`COUPLING` (tight blue, loose orange), :data:`WORK` (what a core
+or tile spends its time on), :func:`allocation_colors` (black is the optimum, the reference).
+Balancers are line styles (:func:`balancer_lines`) or hatches (:func:`balancer_hatches`), never
+colours; strategies are drawn as their registry entry says; core
 counts are markers (:data:`CORE_MARKERS`) and, within a coupling, lighter shades of its colour
 (:func:`shades`). Greys carry no category: reference lines (:data:`REFERENCE`), dominated or
 background points (:data:`BACKGROUND`).
@@ -46,6 +47,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from .allocation import ALLOCATIONS
+from .balancing import BALANCERS
 from .errors import ParameterError
 
 WIDTHS_IN = {"single": 3.5, "double": 7.16}
@@ -110,10 +113,28 @@ WORK = {"digital": "#88CCEE", "analog": "#DDCC77", "stolen-digital": "#882255",
 stolen and computed digitally by another core (wine), the stealing itself (indigo), a tile
 computing MVMs (green), idle (pale grey)."""
 
-ALLOCATION = {"optimal": "#000000", "greedy-benefit": "#44AA99", "reuse-first": "#AA4499",
-              "layer-order": "#CC6677", "largest-first": "#999933"}
-"""Allocation strategies; black is the optimum (the reference the others are measured
-against)."""
+def allocation_colors() -> dict[str, str]:
+    """Colour per allocation strategy, in figure order (from the registry
+    :data:`aimclib.allocation.ALLOCATIONS`; black is the optimum the others are measured
+    against)."""
+    return {a: ALLOCATIONS.entry(a).color for a in ALLOCATIONS}
+
+
+def allocation_markers() -> dict[str, str]:
+    """Marker per allocation strategy (the optimum is a wide band without markers)."""
+    return {a: ALLOCATIONS.entry(a).marker for a in ALLOCATIONS}
+
+
+def balancer_lines() -> dict[str, object]:
+    """Line style per balancer, in figure order (from :data:`aimclib.balancing.BALANCERS`:
+    static-balanced solid, static-even dashed, work stealing dash-dot)."""
+    return {b: BALANCERS.entry(b).line for b in BALANCERS}
+
+
+def balancer_hatches() -> dict[str, str]:
+    """Bar hatch per balancer (bars keep their coupling colour)."""
+    return {b: BALANCERS.entry(b).hatch for b in BALANCERS}
+
 
 REFERENCE = "#777777"
 """Reference lines (1x, one MAC per weight): thin, solid, grey."""
@@ -124,20 +145,8 @@ BACKGROUND = "#BBBBBB"
 NEUTRAL = "#444444"
 """Data that has no category colour (one series, or core counts when coupling is not shown)."""
 
-BALANCER_LINES = {"static-balanced": "-", "static-even": (0, (4, 1.5)),
-                  "work-stealing": (0, (3, 1, 1, 1))}
-"""Line style per balancer: static-balanced solid, static-even dashed, work stealing
-dash-dot (dotted is not used: reference lines are solid grey)."""
-
-BALANCER_HATCHES = {"static-balanced": "", "static-even": "////", "work-stealing": "...."}
-"""Bar hatch per balancer (bars keep their coupling colour)."""
-
 CORE_MARKERS = {1: "o", 2: "s", 4: "^", 8: "D", 16: "v"}
 """Marker per core count."""
-
-ALLOCATION_MARKERS = {"optimal": "", "greedy-benefit": "o", "reuse-first": "v",
-                      "layer-order": "^", "largest-first": "s"}
-"""Marker per allocation (the optimum is a wide band without markers)."""
 
 PUBLISHED_MARKER = {"marker": "*", "markersize": 8, "markerfacecolor": "white",
                     "markeredgecolor": "black", "markeredgewidth": 0.8, "linestyle": "none"}

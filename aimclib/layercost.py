@@ -3,7 +3,7 @@
 A conv/linear layer given ``T`` tiles maps up to as many of its units (column blocks with all
 their row blocks, or packed groups; :mod:`aimclib.mapping`) as fit, as many as make it fastest;
 its *coverage* is what the tiles then hold. The layer is then scheduled on ``p`` cores exactly as the full-network simulator
-schedules one layer (:mod:`aimclib.simulate`, barrier mode, ``static-balanced`` by default):
+schedules one layer (:mod:`aimclib.scheduling`, barrier mode, ``static-balanced`` by default):
 every mapped tile runs one MVM per output position, the rest of the outputs are a digital GEMM
 divisible among the cores, and over-full tight tiles may hand output positions to idle cores
 to compute digitally. Lower bounds the schedule meets or exceeds (divisible work):
@@ -29,10 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .accounting import energy_breakdown, gain, powered_tile_seconds
 from .balancing import BALANCERS
 from .layers import LayerInfo
-from .simulate import (BalancerOptions, barrier_schedules, energy_breakdown, gain,
-                       place_tiles, powered_tile_seconds)
+from .placement import place_tiles
+from .scheduling import BalancerOptions, barrier_schedules
 from .system import SystemConfig
 from .validation import (MAX_CORES, MAX_TILES, check_choice, check_finite, check_int,
                          check_seed)

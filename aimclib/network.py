@@ -93,7 +93,19 @@ class Network:
             other.name, other.input_shape, other.input_name, other.layers)
 
     def __hash__(self) -> int:
-        return hash((self.name, self.input_shape, self.input_name, self.layers))
+        # Hashed on every simulate() call (the workload cache is keyed by the network): a
+        # network is not changed after it is built, so its hash is computed once.
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.name, self.input_shape, self.input_name, self.layers))
+            self._hash = cached
+        return cached
+
+    def __getstate__(self) -> dict:
+        # string hashes differ between processes: never ship the cached hash to a worker
+        state = dict(self.__dict__)
+        state.pop("_hash", None)
+        return state
 
     def __repr__(self) -> str:
         return (f"Network({self.name!r}, input_shape={self.input_shape}, layers={len(self)}, "

@@ -271,7 +271,7 @@ def _network_panel(ax, part: pd.DataFrame, value: str, xcol: str, couplings, bal
         for b in balancers:
             pts = part[(part["coupling"] == cp) & (part["balancer"] == b)].sort_values(xcol)
             ax.plot(pts[xcol], pts[value], color=fs.COUPLING[cp],
-                    ls=fs.BALANCER_LINES.get(b, "-"), lw=0.9)
+                    ls=fs.balancer_lines().get(b, "-"), lw=0.9)
     if star is not None:
         ax.plot(*star, zorder=5, **fs.PUBLISHED_MARKER)
     fs.unity(ax)
@@ -281,7 +281,7 @@ def _network_panel(ax, part: pd.DataFrame, value: str, xcol: str, couplings, bal
 def _network_legend(fig: Figure, couplings, balancers, published: dict | None,
                     value: str) -> None:
     handles = [Line2D([], [], color=fs.COUPLING[c], label=f"{c} coupling") for c in couplings]
-    handles += [Line2D([], [], color=fs.NEUTRAL, ls=fs.BALANCER_LINES.get(b, "-"), label=b)
+    handles += [Line2D([], [], color=fs.NEUTRAL, ls=fs.balancer_lines().get(b, "-"), label=b)
                 for b in balancers]
     if published is not None:
         handles.append(Line2D([], [], **fs.PUBLISHED_MARKER,
@@ -296,7 +296,7 @@ def _network_setup(df, value, x, published):
     xcol = "coverage_pct" if x == "coverage" else "tiles"
     xlabel = "coverage of MVM weights (%)" if x == "coverage" else "tile budget (count)"
     return (data, xcol, xlabel, _ordered(data["coupling"], fs.COUPLING),
-            _ordered(data["balancer"], fs.BALANCER_LINES),
+            _ordered(data["balancer"], fs.balancer_lines()),
             published if (published is not None and x == "coverage") else None)
 
 
@@ -360,7 +360,7 @@ def plot_published_point(table: pd.DataFrame) -> Figure:
                             "published_speedup", "published_energy_gain",
                             "published_coverage"], "plot_published_point")
     couplings = _ordered(table["coupling"], fs.COUPLING)
-    balancers = _ordered(table["balancer"], fs.BALANCER_HATCHES)
+    balancers = _ordered(table["balancer"], fs.balancer_hatches())
     nets = list(dict.fromkeys(table["network"]))
     series = [(c, b) for c in couplings for b in balancers]
     width = 0.84 / len(series)
@@ -372,7 +372,7 @@ def plot_published_point(table: pd.DataFrame) -> Figure:
                 "network").reindex(nets)
             x = np.arange(len(nets)) - 0.42 + width * (k + 0.5)
             ax.bar(x, part[value], width=width, color=fs.COUPLING[c],
-                   hatch=fs.BALANCER_HATCHES.get(b, ""), edgecolor="white", linewidth=0.3)
+                   hatch=fs.balancer_hatches().get(b, ""), edgecolor="white", linewidth=0.3)
         pub = float(table[f"published_{value}"].iloc[0])
         ax.axhline(pub, color="black", lw=0.8)
         ax.annotate(f"published {pub:g}x", (1.0, pub), xycoords=("axes fraction", "data"),
@@ -382,7 +382,7 @@ def plot_published_point(table: pd.DataFrame) -> Figure:
         ax.grid(axis="x", visible=False)
         ax.set(ylabel=_value_label(value), title=label)
     handles = [Patch(color=fs.COUPLING[c], label=f"{c} coupling") for c in couplings]
-    handles += [Patch(facecolor="white", edgecolor=fs.NEUTRAL, hatch=fs.BALANCER_HATCHES.get(
+    handles += [Patch(facecolor="white", edgecolor=fs.NEUTRAL, hatch=fs.balancer_hatches().get(
         b, ""), label=b, linewidth=0.4) for b in balancers]
     cov = 100 * float(table["published_coverage"].iloc[0])
     cores = ", ".join(str(c) for c in sorted(table["cores"].unique())) \
@@ -461,7 +461,7 @@ def plot_core_utilisation(table: pd.DataFrame, summary: pd.DataFrame | None = No
     require_columns(table, ["coupling", "balancer", "core", "component", "share_pct"],
                     "plot_core_utilisation")
     couplings = _ordered(table["coupling"], fs.COUPLING)
-    balancers = _ordered(table["balancer"], fs.BALANCER_LINES)
+    balancers = _ordered(table["balancer"], fs.balancer_lines())
     largest = table.groupby("component")["share_pct"].max()
     shown = [c for c in CORE_SHARES if largest.get(c, 0.0) >= VISIBLE_SHARE_PCT]
     hidden = [c for c in CORE_SHARES if c in largest and c not in shown]
@@ -507,14 +507,14 @@ def _allocation_panel(ax, part: pd.DataFrame, value: str, allocations) -> None:
     heuristics = [a for a in allocations if a != "optimal"]
     for alloc in allocations:
         pts = part[part["allocation"] == alloc].sort_values("tiles")
-        color = fs.ALLOCATION.get(alloc, fs.NEUTRAL)
+        color = fs.allocation_colors().get(alloc, fs.NEUTRAL)
         if alloc == "optimal":
             ax.plot(pts["tiles"], pts[value], color=color, lw=3.2, alpha=0.3,
                     solid_capstyle="butt", zorder=1)
             continue
         k = heuristics.index(alloc)
         ax.plot(pts["tiles"], pts[value], color=color, lw=0.9, zorder=2,
-                ls=(3.0 * (k % 2), (3.0, 3.0)), marker=fs.ALLOCATION_MARKERS.get(alloc, "o"),
+                ls=(3.0 * (k % 2), (3.0, 3.0)), marker=fs.allocation_markers().get(alloc, "o"),
                 markevery=(k % 2, 2), markersize=3)
     fs.unity(ax)
     fs.log_axis(ax, "x")
@@ -523,12 +523,12 @@ def _allocation_panel(ax, part: pd.DataFrame, value: str, allocations) -> None:
 def _allocation_legend(fig: Figure, allocations) -> None:
     handles = []
     for alloc in allocations:
-        color = fs.ALLOCATION.get(alloc, fs.NEUTRAL)
+        color = fs.allocation_colors().get(alloc, fs.NEUTRAL)
         if alloc == "optimal":
             handles.append(Line2D([], [], color=color, lw=3.2, alpha=0.3, label=alloc))
         else:
             handles.append(Line2D([], [], color=color, lw=0.9, ls=(0, (3.0, 3.0)),
-                                  marker=fs.ALLOCATION_MARKERS.get(alloc, "o"), markersize=3,
+                                  marker=fs.allocation_markers().get(alloc, "o"), markersize=3,
                                   label=alloc))
     fig.legend(handles=handles, loc="outside upper center", ncols=len(handles))
 
@@ -537,7 +537,7 @@ def _allocation_data(df: pd.DataFrame, value: str):
     require_columns(df, ["network", "coupling", "allocation", "tiles", value],
                     "plot_allocation_strategies")
     data = df[df["tiles"] > 0]
-    return data, _ordered(data["allocation"], fs.ALLOCATION)
+    return data, _ordered(data["allocation"], fs.allocation_colors())
 
 
 @fs.styled
@@ -580,12 +580,12 @@ def plot_pareto(front: pd.DataFrame) -> Figure:
     """Tiles used against speedup and against energy gain per network: every swept point in
     grey, the Pareto-optimal ones (``pareto`` column of :func:`aimclib.studies.pareto_front`)
     coloured by allocation, marker by coupling. Pareto points that several strategies reach
-    alike are drawn once, in the colour of the first in :data:`aimclib.figstyle.ALLOCATION`
+    alike are drawn once, in the colour of the first in :func:`aimclib.figstyle.allocation_colors`
     order; the legend lists only strategies with a drawn point."""
     require_columns(front, ["network", "tiles_used", "speedup", "energy_gain", "allocation",
                             "coupling", "pareto"], "plot_pareto")
     nets = list(dict.fromkeys(front["network"]))
-    order = _ordered(front["allocation"], fs.ALLOCATION)
+    order = _ordered(front["allocation"], fs.allocation_colors())
     ncols = 3
     keys = []
     for start in range(0, len(nets), ncols):
@@ -608,7 +608,7 @@ def plot_pareto(front: pd.DataFrame) -> Figure:
             ["coupling", "tiles_used", "speedup", "energy_gain"])
         for (alloc, coup), pts in on.groupby(["allocation", "coupling"], sort=False):
             ax.scatter(pts["tiles_used"], pts[value], s=14, zorder=2,
-                       color=fs.ALLOCATION.get(alloc, fs.NEUTRAL),
+                       color=fs.allocation_colors().get(alloc, fs.NEUTRAL),
                        marker=COUPLING_MARKERS.get(coup, "^"), edgecolors="white",
                        linewidths=0.3)
             drawn.add(alloc)
@@ -619,7 +619,7 @@ def plot_pareto(front: pd.DataFrame) -> Figure:
         ax.set_xlabel("tiles used (count, log)")
     handles = [Line2D([], [], marker="o", ls="none", color=fs.BACKGROUND, markersize=3,
                       label="dominated")]
-    handles += [Line2D([], [], marker="o", ls="none", color=fs.ALLOCATION.get(a, fs.NEUTRAL),
+    handles += [Line2D([], [], marker="o", ls="none", color=fs.allocation_colors().get(a, fs.NEUTRAL),
                        label=a) for a in order if a in drawn]
     handles += [Line2D([], [], marker=COUPLING_MARKERS[c], ls="none", color=fs.NEUTRAL,
                        markerfacecolor="none", label=c)

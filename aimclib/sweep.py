@@ -52,8 +52,8 @@ from .layercost import CORE_COMPONENTS, DEVICE_COMPONENTS, layer_cost
 from .loading import load_network
 from .network import Network, NetworkBuilder
 from .provenance import provenance, save_table
-from .simulate import (OBJECTIVES, STEAL_LATENCY_S, TASKS_PER_CORE, VICTIMS, simulate,
-                       tiles_for_coverage)
+from .scheduling import STEAL_LATENCY_S, TASKS_PER_CORE, VICTIMS
+from .simulate import OBJECTIVES, simulate, tiles_for_coverage
 from .system import SystemConfig, load_system, override_key, preset_path
 from .validation import (MAX_CORES, MAX_TASKS_PER_CORE, MAX_TILES, check_bool, check_choice,
                          check_float, check_int, check_seed)

@@ -330,9 +330,10 @@ class SystemConfig:
     def tiles(self) -> int:
         return self.system.tiles
 
-    def tiles_per_core(self) -> list[int]:
-        """Tight coupling: tiles owned by each core under the placement rule."""
-        t, p = self.tiles, self.cores
+    def tiles_per_core(self, tiles: int | None = None) -> list[int]:
+        """Tight coupling: tiles owned by each core under the placement rule (with ``tiles``
+        tiles instead of the system's, when given)."""
+        t, p = self.tiles if tiles is None else tiles, self.cores
         if self.system.tile_placement == "even":
             return [t // p + (1 if i < t % p else 0) for i in range(p)]
         share = math.ceil(t / p) if t else 0
@@ -343,6 +344,18 @@ class SystemConfig:
         overrides applied and validated."""
         return _apply_overrides(self, overrides)
 
+    def with_tiles(self, tiles: int) -> SystemConfig:
+        """``replace(tiles=tiles)``, validated and warned about the same way, without the
+        general override machinery (sweeps and the simulator call it per configuration)."""
+        key = "system.tiles"
+        value = _check_value("system", _TILES_FIELD, tiles, "override")
+        out = SystemConfig(self.name, self.cpu, self.tile, self.host, self.tight, self.loose,
+                           dataclasses.replace(self.system, tiles=value),
+                           {**self.sources, key: ("override", "set by the caller")},
+                           dict(self.ranges))
+        _warn_implausible(out, [key])
+        return out
+
     def to_dict(self) -> dict:
         """Every parameter as ``{section: {field: value}}`` (what provenance records)."""
         return {s: dataclasses.asdict(getattr(self, s)) for s in SECTIONS}
@@ -352,6 +365,8 @@ SECTIONS: dict[str, type] = {"cpu": CpuConfig, "tile": TileConfig, "host": HostW
                              "tight": TightConfig, "loose": LooseConfig,
                              "system": PlacementConfig}
 """Preset sections and the dataclass each one fills."""
+
+_TILES_FIELD = next(f for f in dataclasses.fields(PlacementConfig) if f.name == "tiles")
 
 _SHORTCUTS = {"cores": "cpu.cores", "tiles": "system.tiles", "coupling": "system.coupling",
               "tile_placement": "system.tile_placement"}
@@ -530,31 +545,40 @@ def preset_path(name: str):
     return None
 
 
-def _read_preset(name_or_path: str | Path, _seen: tuple = ()
-                 ) -> tuple[str, dict, dict, dict, str]:
-    text = str(name_or_path)
+def _locate(text: str) -> tuple[Path, str]:
+    """The file a preset name or ``.toml`` path names, and how messages call it."""
     if text.endswith(".toml") or "/" in text:
         path = Path(text)
         if not path.is_file():
             raise PresetError(f"no such preset file: {text}")
-        raw, origin = path.read_text(), str(path)
-    else:
-        res = preset_path(text)
-        if res is None:
-            raise UnknownNameError(f"unknown preset {text!r}; known presets: "
-                                   f"{', '.join(preset_names())} (or pass a .toml file, or "
-                                   f"put one in {user_preset_dir()})")
-        raw, origin = res.read_text(), f"preset {text!r}"
+        return path, str(path)
+    res = preset_path(text)
+    if res is None:
+        raise UnknownNameError(f"unknown preset {text!r}; known presets: "
+                               f"{', '.join(preset_names())} (or pass a .toml file, or "
+                               f"put one in {user_preset_dir()})")
+    return Path(str(res)), f"preset {text!r}"
+
+
+def _read_preset(name_or_path: str | Path, _seen: tuple = ()
+                 ) -> tuple[str, dict, dict, dict, str, tuple[Path, ...]]:
+    """Parse a preset and the chain of presets it extends: name, values, sources, ranges,
+    origin, and every file read (the preset's own first)."""
+    text = str(name_or_path)
+    path, origin = _locate(text)
+    raw = path.read_text()
     try:
         doc = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as e:
         raise PresetError(f"{origin} is not valid TOML: {e}") from None
     values, sources, ranges = _raw_values(doc, origin)
+    files = (path,)
     base = doc.get("base")
     if base:
         if base in _seen:
             raise PresetError(f"{origin}: presets extend each other in a cycle: {_seen}")
-        _, bvalues, bsources, branges, _ = _read_preset(base, _seen + (base,))
+        _, bvalues, bsources, branges, _, bfiles = _read_preset(base, _seen + (base,))
+        files += bfiles
         for section, table in values.items():
             bvalues.setdefault(section, {}).update(table)
         # a value the child sets keeps the base's range only while it is still an assumption
@@ -563,7 +587,62 @@ def _read_preset(name_or_path: str | Path, _seen: tuple = ()
             if key not in ranges and status != "assumed":
                 branges.pop(key, None)
         values, sources, ranges = bvalues, {**bsources, **sources}, {**branges, **ranges}
-    return str(doc.get("name", Path(text).stem)), values, sources, ranges, origin
+    return str(doc.get("name", Path(text).stem)), values, sources, ranges, origin, files
+
+
+_PARSED: dict[tuple, tuple[tuple, SystemConfig, list[str]]] = {}
+"""Built presets by (name or path, user preset directory setting, home, working directory):
+the stamps of the files read (the preset's own and those it extends), the system and its
+values outside their plausible ranges.
+Sweeps call :func:`load_system` for every configuration; a preset file is parsed again only
+when it (or a preset it extends) changes on disk."""
+
+
+_PARSED_MAX = 256
+"""Presets kept in :data:`_PARSED` (it is emptied when full; a preset is small)."""
+
+
+def _stamps(files) -> tuple:
+    """What identifies each file's content on disk: path, size and modification time (ns)."""
+    out = []
+    for f in files:
+        try:
+            st = os.stat(f)
+        except OSError:
+            return ()
+        out.append((str(f), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _copy(cfg: SystemConfig) -> SystemConfig:
+    """A copy of ``cfg`` that shares its (frozen) sections but owns its sources and ranges
+    (so a caller editing them never changes the cached preset); the hash is kept."""
+    out = dataclasses.replace(cfg, sources=dict(cfg.sources), ranges=dict(cfg.ranges))
+    if "_hash" in cfg.__dict__:
+        object.__setattr__(out, "_hash", cfg.__dict__["_hash"])
+    return out
+
+
+def _preset(text: str) -> SystemConfig:
+    """The validated system of preset ``text`` (a name or a path), parsed once per content."""
+    # what a name or a relative path resolves against: the user preset directory, the cwd
+    key = (text, os.environ.get(USER_PRESET_ENV), os.environ.get("HOME"), os.getcwd())
+    hit = _PARSED.get(key)
+    if hit is not None and _stamps(f for f, _, _ in hit[0]) == hit[0]:
+        cfg, implausible = hit[1], hit[2]
+        _warn_implausible(cfg, implausible)  # as a fresh parse would
+        return _copy(cfg)
+    name, values, sources, ranges, origin, files = _read_preset(text)
+    stamps = _stamps(files)
+    cfg = _build(name, values, sources, ranges, origin)
+    if stamps:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        implausible = [k for k, rng in cfg.ranges.items()
+                       if not rng.contains(getattr(getattr(cfg, k.partition(".")[0]),
+                                                   k.partition(".")[2]))]
+        _PARSED[key] = (stamps, cfg, implausible)
+    return _copy(cfg)
 
 
 def override_key(key: str) -> str:
@@ -615,8 +694,7 @@ def load_system(preset: str | Path | SystemConfig = "alpine-tight", **overrides:
     if isinstance(preset, SystemConfig):
         cfg = preset
     else:
-        name, values, sources, ranges, origin = _read_preset(preset)
-        cfg = _build(name, values, sources, ranges, origin)
+        cfg = _preset(str(preset))
     fixed = {k.replace("__", "."): v for k, v in overrides.items()}
     return _apply_overrides(cfg, fixed) if fixed else cfg
 

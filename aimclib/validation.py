@@ -18,6 +18,7 @@ from collections.abc import Collection
 from numbers import Integral, Real
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from .errors import LimitError, OutputError, ParameterError, ParameterTypeError
@@ -147,6 +148,71 @@ def stream_seed(seed: int, *stream: int) -> int:
     :class:`numpy.random.SeedSequence` mixes ``[seed, *stream]``, so neighbouring seeds and
     neighbouring streams are unrelated and seeds equal modulo 2**32 differ."""
     return int(np.random.SeedSequence([seed, *stream]).generate_state(1, np.uint32)[0])
+
+
+_M32 = np.uint64(0xFFFFFFFF)
+_INIT_A, _MULT_A = np.uint64(0x43B0D7E5), np.uint64(0x931E8875)
+_INIT_B, _MULT_B = np.uint64(0x8B51F9DD), np.uint64(0x58F38DED)
+_MIX_L, _MIX_R = np.uint64(0xCA01F9DD), np.uint64(0x4973F715)
+_SHIFT = np.uint64(16)
+"""Constants of NumPy's SeedSequence hash (numpy/random/bit_generator.pyx)."""
+
+
+def stream_seeds(seed: int, streams) -> np.ndarray:
+    """``stream_seed(seed, s)`` for every ``s`` in ``streams`` (non-negative ints below
+    2**32), computed at once in compiled code: NumPy's SeedSequence mixing and first output
+    word (``tests/test_registry.py`` checks it against :func:`stream_seed`)."""
+    words = []  # the entropy's 32-bit words: the seed's (little end first), then the stream's
+    n = int(seed)
+    while True:
+        words.append(n & 0xFFFFFFFF)
+        n >>= 32
+        if n == 0:
+            break
+    if len(words) > 3:
+        raise ValueError("stream_seeds: the seed must be below 2**96")
+    s = np.asarray(streams, np.int64)
+    if s.size and (s.min() < 0 or s.max() > 0xFFFFFFFF):
+        raise ValueError("stream_seeds: streams must be in [0, 2**32)")
+    return _seed_sequence(np.array(words, np.uint64), s.astype(np.uint64))
+
+
+@numba.njit(cache=True)
+def _hashmix(value, hash_const):
+    value ^= hash_const
+    hash_const = (hash_const * _MULT_A) & _M32
+    value = (value * hash_const) & _M32
+    return value ^ (value >> _SHIFT), hash_const
+
+
+@numba.njit(cache=True)
+def _mix(x, y):
+    r = (_MIX_L * x - _MIX_R * y) & _M32
+    return r ^ (r >> _SHIFT)
+
+
+@numba.njit(cache=True)
+def _seed_sequence(words, streams):
+    """SeedSequence(words + [stream]).generate_state(1)[0] per stream: a pool of four
+    32-bit words, each entropy word hashed in, then every word mixed into every other."""
+    out = np.empty(streams.shape[0], np.int64)
+    pool = np.zeros(4, np.uint64)
+    entropy = np.zeros(4, np.uint64)
+    n = words.shape[0] + 1
+    for k in range(streams.shape[0]):
+        entropy[:n - 1] = words
+        entropy[n - 1] = streams[k]
+        hash_const = np.uint64(_INIT_A)
+        for i in range(4):
+            pool[i], hash_const = _hashmix(entropy[i] if i < n else np.uint64(0), hash_const)
+        for i_src in range(4):
+            for i_dst in range(4):
+                if i_src != i_dst:
+                    h, hash_const = _hashmix(pool[i_src], hash_const)
+                    pool[i_dst] = _mix(pool[i_dst], h)
+        v = ((pool[0] ^ _INIT_B) * ((_INIT_B * _MULT_B) & _M32)) & _M32
+        out[k] = np.int64(v ^ (v >> _SHIFT))
+    return out
 
 
 # ------------------------------------------------------------------------------ memory

@@ -16,7 +16,8 @@ import time
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")  # the simulator is single-threaded anyway
 
-from aimclib.simulate import clear_caches, simulate  # noqa: E402
+from aimclib.scheduling import clear_caches  # noqa: E402
+from aimclib.simulate import simulate  # noqa: E402
 from aimclib.system import load_system  # noqa: E402
 from aimclib.zoo import get_network  # noqa: E402
 

@@ -114,7 +114,7 @@ def test_enough_budget_maps_everything(strategy, budget):
 
 # ----------------------------------------------------------------------------- errors
 def test_unknown_strategy():
-    with pytest.raises(AimcError, match="allocation must be one of layer-order.*optimal, "
+    with pytest.raises(AimcError, match="allocation must be one of optimal.*largest-first, "
                        "got 'random'"):
         alloc("random", 4)
 

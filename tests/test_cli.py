@@ -228,6 +228,7 @@ def test_multi_word_commands_nest(capsys, monkeypatch):
 
 
 # ------------------------------------------------------------------------------ entry point
+@pytest.mark.slow
 def test_installed_console_script():
     script = Path(sys.executable).with_name("aimc")
     if not script.is_file():

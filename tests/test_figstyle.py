@@ -49,7 +49,7 @@ def test_save_refuses_small_text_and_odd_widths(tmp_path):
 
 
 def test_colours_have_one_meaning_each():
-    palettes = [fs.COUPLING, fs.WORK, fs.ALLOCATION]
+    palettes = [fs.COUPLING, fs.WORK, fs.allocation_colors()]
     colours = [c.lower() for p in palettes for c in p.values()]
     assert len(colours) == len(set(colours)), "a colour is used for two meanings"
     neutral = {fs.REFERENCE.lower(), fs.BACKGROUND.lower(), fs.NEUTRAL.lower()}

@@ -29,7 +29,7 @@ from aimclib import sweep as sweep_mod
 from aimclib.errors import (AimcError, CacheError, LimitError, ModelFormatError, OutputError,
                             ParameterError)
 from aimclib.functional import MAX_ROWS, quantize, tile_mvm
-from aimclib.simulate import _owner_sequence
+from aimclib.placement import _owner_sequence
 from aimclib.sweep import SweepInterrupted, sweep
 from aimclib.system import PresetError
 from aimclib.validation import (MAX_CORES, MAX_SEED, check_choice, check_float, check_int,
@@ -311,6 +311,7 @@ _SLOW_POOL = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_pool_workers_die_with_a_killed_parent(tmp_path):
     script = tmp_path / "pool.py"
@@ -337,12 +338,15 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigterm_stops_a_process_sweep_with_one_line(tmp_path):
     cache = tmp_path / "cache"
     argv = [sys.executable, "-m", "aimclib.cli", "sweep", "--network", "resnet18",
             "--tiles", ",".join(str(t) for t in range(0, 400, 4)), "--balancer",
-            "work-stealing", "--seed", "1,2,3", "--workers", "2", "--cache", str(cache),
+            # enough points that the sweep is still running when the signal comes
+            "work-stealing", "--seed", ",".join(map(str, range(1, 41))), "--workers", "2",
+            "--cache", str(cache),
             "--no-progress", "-o", str(tmp_path / "out.csv")]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     db = cache / sweep_mod.CACHE_FILE

@@ -45,7 +45,7 @@ from aimclib.errors import AimcError
 from aimclib.layercost import CORE_COMPONENTS, DEVICE_COMPONENTS
 from aimclib.layers import Layer, layer_info
 from aimclib.mapping import map_layer
-from aimclib.simulate import place_tiles
+from aimclib.placement import place_tiles
 from aimclib.system import PlausibilityWarning, load_system
 from aimclib.workload import layer_work
 

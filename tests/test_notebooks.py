@@ -8,6 +8,8 @@ import pytest
 
 from aimclib.pipeline import run_notebook
 
+pytestmark = pytest.mark.slow  # papermill runs of whole notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 

@@ -12,12 +12,14 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from aimclib import NetworkBuilder, load_system
+from aimclib.accounting import CORE_PARTS
 from aimclib.allocation import ALLOCATIONS
 from aimclib.balancing import BALANCERS
 from aimclib.engine import (KIND_DIGITAL, KIND_LOOSE, KIND_TIGHT, RAN_ANALOG, RAN_DIGITAL,
                             RAN_STOLEN_DIGITAL)
 from aimclib.errors import AimcError
-from aimclib.simulate import CORE_PARTS, clear_caches, simulate
+from aimclib.scheduling import clear_caches
+from aimclib.simulate import simulate
 
 PRESETS = ("alpine-tight", "alpine-loose")
 CORES = (1, 2, 3, 4, 8)
@@ -450,10 +452,10 @@ def _net():
 
 
 @pytest.mark.parametrize("kw, kind, pattern", [
-    (dict(allocation="best"), ValueError, r"allocation must be one of layer-order, "
-     r"largest-first, reuse-first, greedy-benefit, optimal, got 'best'"),
-    (dict(balancer="magic"), ValueError, r"balancer must be one of static-even, "
-     r"static-balanced, work-stealing, got 'magic'"),
+    (dict(allocation="best"), ValueError, r"allocation must be one of optimal, "
+     r"greedy-benefit, reuse-first, layer-order, largest-first, got 'best'"),
+    (dict(balancer="magic"), ValueError, r"balancer must be one of static-balanced, "
+     r"static-even, work-stealing, got 'magic'"),
     (dict(objective="area"), ValueError, r"objective must be one of latency, energy, got 'area'"),
     (dict(victim="oldest"), ValueError, r"victim must be one of random, most-loaded, got 'oldest'"),
     (dict(seed=-1), ValueError,

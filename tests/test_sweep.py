@@ -103,6 +103,7 @@ def test_coverage_targets_resolve_to_the_nearest_budget():
 
 
 # ------------------------------------------------------------------------------ executors
+@pytest.mark.slow
 def test_process_pool_equals_in_process(reference):
     df = run(EXEC_GRID, executor="processes", workers=2)
     same(df, reference)
@@ -114,6 +115,7 @@ def test_chunking_does_not_change_results(reference):
 
 
 @pytest.mark.dask
+@pytest.mark.slow
 def test_dask_local_cluster_equals_in_process(reference):
     pytest.importorskip("distributed")
     same(run(EXEC_GRID, executor="dask", workers=2), reference)

@@ -1,0 +1,109 @@
+"""Strategy registries: a balancer or an allocation strategy is added by registering one entry
+(no other file changes), and the compiled helpers of the fast paths are exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aimclib import figstyle, simulate
+from aimclib.accounting import pairwise_sum
+from aimclib.allocation import ALLOCATIONS, Allocation
+from aimclib.balancing import BALANCERS, Balancer
+from aimclib.errors import ParameterError, UnknownNameError
+from aimclib.registry import Registry
+from aimclib.validation import MAX_SEED, stream_seed, stream_seeds
+
+NET = "resnet18"
+
+
+def _all_on_core_zero(b, tight, chunks):
+    """A toy balancer: the whole layer digitally on core 0 (tiles unused)."""
+    b.digital(0, b.w.pixels)
+
+
+def _smallest_first(budget, unit_tiles, weights, reuse, cost, prepared):
+    """A toy allocation: one unit of every layer, fewest weights first, while it fits."""
+    units = np.zeros(len(unit_tiles), np.int64)
+    for lay in sorted(range(len(unit_tiles)), key=lambda i: (weights[i], i)):
+        if len(unit_tiles[lay]) and unit_tiles[lay][0] <= budget:
+            budget -= int(unit_tiles[lay][0])
+            units[lay] = 1
+    return units
+
+
+@pytest.fixture
+def toy_balancer():
+    BALANCERS.register(Balancer("core-zero", _all_on_core_zero, line=":", hatch="xx"))
+    yield "core-zero"
+    BALANCERS.unregister("core-zero")
+
+
+@pytest.fixture
+def toy_allocation():
+    ALLOCATIONS.register(Allocation("smallest-first", _smallest_first, color="#117733",
+                                    marker="x"))
+    yield "smallest-first"
+    ALLOCATIONS.unregister("smallest-first")
+
+
+def test_a_registered_balancer_runs_and_is_drawn(toy_balancer):
+    r = simulate(NET, cores=4, tiles=16, balancer=toy_balancer)
+    even = simulate(NET, cores=4, tiles=16, balancer="static-even")
+    # everything on one core: the latency is the whole network's digital work, so slower
+    assert r.latency_s > even.latency_s
+    assert all(set(s.ran_on.tolist()) <= {0} for s in r.schedules)
+    assert (r.cores.busy_s[1:] == 0).all()
+    assert figstyle.balancer_lines()[toy_balancer] == ":"
+    assert figstyle.balancer_hatches()[toy_balancer] == "xx"
+
+
+def test_a_registered_allocation_runs_and_is_drawn(toy_allocation):
+    r = simulate(NET, cores=4, tiles=30, allocation=toy_allocation)
+    assert set(r.units.tolist()) <= {0, 1}
+    assert 0 < r.tiles_used <= 30
+    assert figstyle.allocation_colors()[toy_allocation] == "#117733"
+    assert figstyle.allocation_markers()[toy_allocation] == "x"
+
+
+def test_registry_names_and_errors():
+    reg = Registry("widget", [Allocation("a", _smallest_first), Allocation("b", _smallest_first)])
+    assert list(reg) == ["a", "b"] and reg[1] == "b" and "a" in reg and len(reg) == 2
+    with pytest.raises(ParameterError, match="widget 'a' is already registered"):
+        reg.register(Allocation("a", _smallest_first))
+    with pytest.raises(UnknownNameError, match="unknown widget 'c'; known: a, b"):
+        reg.entry("c")
+    reg.unregister("a")
+    assert list(reg) == ["b"]
+
+
+def test_unregistered_strategies_are_refused():
+    with pytest.raises(ParameterError, match="balancer must be one of"):
+        simulate(NET, balancer="core-zero")
+
+
+def _bits(x) -> bytes:
+    """The float's bytes: equal sums must be equal to the sign of a zero."""
+    return np.float64(x).tobytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(-1e12, 1e12, allow_nan=False), max_size=700))
+def test_pairwise_sum_is_numpy_sum(values):
+    a = np.array(values, np.float64)
+    assert _bits(pairwise_sum(a, len(a))) == _bits(np.sum(a))
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 255, 1000, 5003])
+def test_pairwise_sum_is_numpy_sum_at_block_edges(n):
+    a = np.random.default_rng(n).random(n) * 10.0 ** np.random.default_rng(1).integers(
+        -9, 3, n)
+    assert _bits(pairwise_sum(a, n)) == _bits(np.sum(a))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, MAX_SEED), st.lists(st.integers(0, 2**32 - 1), max_size=5))
+def test_stream_seeds_are_seedsequence_streams(seed, streams):
+    assert stream_seeds(seed, streams).tolist() == [stream_seed(seed, s) for s in streams]
