@@ -10,6 +10,7 @@ simulates the whole network at once.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import NamedTuple
@@ -91,6 +92,41 @@ class LayerSchedule:
                           doc="when its MVMs began on the tile (s; NaN off a tile)")
 
 
+class LayerSchedules(Sequence):
+    """The :class:`LayerSchedule` of every layer simulated in one :class:`ScheduleBatch`
+    (tasks ``ptr[j]:ptr[j + 1]`` are layer ``j``'s), with all their ``makespans`` (s) and
+    ``vecs`` (:data:`PARTS` totals, one row per layer) as arrays. The per-layer views are
+    made on first access: a sweep that reads only a result's scalars never needs them."""
+
+    def __init__(self, batch: ScheduleBatch, ptr: np.ndarray, makespans: np.ndarray,
+                 vecs: np.ndarray):
+        self.batch, self.ptr, self.makespans, self.vecs = batch, ptr, makespans, vecs
+
+    def __len__(self) -> int:
+        return len(self.ptr) - 1
+
+    def __getitem__(self, j):
+        return self._views[j]
+
+    def __iter__(self):
+        return iter(self._views)
+
+    @cached_property
+    def _views(self) -> list[LayerSchedule]:
+        bounds, spans = self.ptr.tolist(), np.asarray(self.makespans, np.float64).tolist()
+        return [LayerSchedule(self.batch, bounds[j], bounds[j + 1], spans[j], self.vecs[j])
+                for j in range(len(spans))]
+
+
+def layer_arrays(schedules: Sequence[LayerSchedule]) -> tuple[np.ndarray, np.ndarray]:
+    """The layers' makespans (s) and :data:`PARTS` totals (one row per layer) of
+    ``schedules``: a :class:`LayerSchedules`' own arrays, or gathered from the views."""
+    if isinstance(schedules, LayerSchedules):
+        return schedules.makespans, schedules.vecs
+    return (np.array([s.makespan for s in schedules]),
+            np.array([s.vec for s in schedules]))
+
+
 # ------------------------------------------------------------------------------- caching
 @lru_cache(maxsize=32)
 def _workload(net: Network, sys_key: SystemConfig) -> Workload:
@@ -125,6 +161,8 @@ class WorkloadCache:
     allocation)]``: what an allocation strategy derives from a cost table;
     ``coverage[(allocation, objective, tiles)]``: coverage of an allocation;
     ``baselines[(cores, options, dag)]``: the all-digital latency, energy and breakdown;
+    ``networks[(run, balancer, units, owners)]``: a seeded balancer's schedules of every layer
+    (:func:`barrier_schedules`), the :data:`SEEDED_RUNS_KEPT` latest;
     ``arrays``: the workload's :class:`~aimclib.balancing.CostArrays`; ``digital_keys``: each
     layer's :class:`LayerKey` with nothing mapped; ``mapping_tables``: weights on tiles and
     tiles used per layer and units (:mod:`aimclib.batch`).
@@ -136,6 +174,7 @@ class WorkloadCache:
     prepared: dict = field(default_factory=dict)
     coverage: dict = field(default_factory=dict)
     baselines: dict = field(default_factory=dict)
+    networks: dict = field(default_factory=dict)
     arrays: CostArrays | None = None
     digital_keys: list = field(default_factory=list)
     mapping_tables: tuple | None = None
@@ -154,7 +193,8 @@ class WorkloadCache:
 
 
 SEEDED_RUNS_KEPT = 4
-"""Seeds of seeded balancers whose layer schedules a workload's cache keeps (the latest)."""
+"""Seeds of seeded balancers whose layer schedules a workload's cache keeps (the latest), and
+whole-network runs of seeded balancers it keeps (the latest)."""
 
 
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -222,14 +262,13 @@ _TASK_BYTES = 200
 """Bytes of one task across the task-set and schedule arrays (about 25 float64 / int64)."""
 
 
-def _check_tasks_memory(hw: SystemConfig, opts: BalancerOptions, requests: list[tuple]
+def _check_tasks_memory(hw: SystemConfig, opts: BalancerOptions, tiles: int, splits
                         ) -> None:
-    """Refuse, before building them, ``(layer, units, owners, split)`` requests of which a
-    layer's tasks could not fit :data:`~aimclib.validation.MEMORY_LIMIT_BYTES`: with ``tiles``
-    mapped tiles a layer has at most ``(tiles + 1) x cores x chunks`` tasks, each costing its
-    arrays and a slot in every core's deque (checked for the most tiles and chunks)."""
-    tiles = max(map(len, (r[2] for r in requests)))
-    split = max(dict.fromkeys(r[3] for r in requests), key=lambda sp: BALANCERS.entry(sp).steals)
+    """Refuse, before building them, layers cut by ``splits`` of which a layer's tasks could
+    not fit :data:`~aimclib.validation.MEMORY_LIMIT_BYTES`: with ``tiles`` mapped tiles (the
+    most any layer maps) a layer has at most ``(tiles + 1) x cores x chunks`` tasks, each
+    costing its arrays and a slot in every core's deque (checked for the most chunks)."""
+    split = max(dict.fromkeys(splits), key=lambda sp: BALANCERS.entry(sp).steals)
     chunks = opts.tasks_per_core if BALANCERS.entry(split).steals else 1
     _check_schedule_memory(hw, (tiles + 1) * hw.cores * chunks,
                            f"a layer with {tiles:,} tiles ({split}, {chunks} task(s) per core)")
@@ -241,35 +280,48 @@ def _check_schedule_memory(hw: SystemConfig, tasks: int, what: str) -> None:
                  "the cores, tasks_per_core or the tile budget")
 
 
-def _schedules(wl: Workload, requests: list[tuple], opts: BalancerOptions, tasks: TaskSet,
-               ptr: np.ndarray, out: tuple, makespans) -> list[LayerSchedule]:
-    """The :class:`LayerSchedule` of each request from the engine's per-task ``out``."""
+def _schedules(wl: Workload, layers, units, opts: BalancerOptions, tasks: TaskSet,
+               ptr: np.ndarray, out: tuple, makespans) -> LayerSchedules:
+    """The schedules of layers ``layers`` with ``units`` mapped (tasks ``ptr[j]:ptr[j + 1]``
+    are the ``j``-th's) from the engine's per-task ``out`` and the makespans (s)."""
     batch = ScheduleBatch(tasks, *out)
-    vecs = layer_totals(tasks, ptr, [r[0] for r in requests], [r[1] for r in requests],
-                        batch.ran_on, batch.how, opts.steal_latency_s, arrays_of(wl))
-    bounds, spans = ptr.tolist(), np.asarray(makespans, np.float64).tolist()
-    return [LayerSchedule(batch, bounds[j], bounds[j + 1], spans[j], vecs[j])
-            for j in range(len(requests))]
+    vecs = layer_totals(tasks, ptr, layers, units, batch.ran_on, batch.how,
+                        opts.steal_latency_s, arrays_of(wl))
+    return LayerSchedules(batch, ptr, makespans, vecs)
 
 
-def _run_alone(wl: Workload, hw: SystemConfig, requests: list[tuple], opts: BalancerOptions,
-               seed: int) -> list[LayerSchedule]:
-    """Barrier-mode schedules of ``(layer index, units, owners, split)`` requests."""
-    if not requests:
-        return []
-    _check_tasks_memory(hw, opts, requests)
-    tasks, ptr = _build_tasks(wl, hw, requests, opts)
-    _check_schedule_memory(hw, len(tasks), f"{len(requests)} layer(s)")
-    steal = any(BALANCERS.entry(r[3]).steals for r in requests)
+def _simulate_alone(wl: Workload, hw: SystemConfig, layers, units, tasks: TaskSet,
+                    ptr: np.ndarray, steal: bool, opts: BalancerOptions, seed: int
+                    ) -> LayerSchedules:
+    """Barrier-mode schedules of layers ``layers`` with ``units`` mapped, cut into ``tasks``
+    (CSR ``ptr`` over the layers); ``steal``: whether any of them steals."""
     # only a stealing layer draws random numbers: the others need no stream
-    seeds = (stream_seeds(seed, [r[0] for r in requests]) if steal
-             else np.zeros(len(requests), np.int64))
+    seeds = stream_seeds(seed, layers) if steal else np.zeros(len(layers), np.int64)
     *out, mk = simulate_barrier_kernel(
         np.zeros(len(tasks), np.int64), tasks.kind, tasks.core, tasks.tile, tasks.core_s,
         tasks.tile_s, tasks.bus_s, tasks.alt_s, ptr, hw.cores,
         max(1, int(tasks.tile.max(initial=-1)) + 1), steal, opts.steal_latency_s,
         VICTIMS[opts.victim], seeds)
-    return _schedules(wl, requests, opts, tasks, ptr, out, mk)
+    return _schedules(wl, layers, units, opts, tasks, ptr, out, mk)
+
+
+def _run_alone(wl: Workload, hw: SystemConfig, requests: list[tuple], opts: BalancerOptions,
+               seed: int) -> Sequence[LayerSchedule]:
+    """Barrier-mode schedules of ``(layer index, units, owners, split)`` requests."""
+    if not requests:
+        return []
+    _check_tasks_memory(hw, opts, max(map(len, (r[2] for r in requests))),
+                        [r[3] for r in requests])
+    tasks, ptr = _build_tasks(wl, hw, requests, opts)
+    _check_schedule_memory(hw, len(tasks), f"{len(requests)} layer(s)")
+    steal = any(BALANCERS.entry(r[3]).steals for r in requests)
+    return _simulate_alone(wl, hw, [r[0] for r in requests], [r[1] for r in requests], tasks,
+                           ptr, steal, opts, seed)
+
+
+_NO_TILES = np.zeros(0, np.int64)
+_NO_TILES.flags.writeable = False
+"""The owners of a layer that maps no tile (shared, read-only)."""
 
 
 def chosen_schedules(wl: Workload, hw: SystemConfig, keys: list[LayerKey], balancer: str,
@@ -281,14 +333,17 @@ def chosen_schedules(wl: Workload, hw: SystemConfig, keys: list[LayerKey], balan
     run = RunKey(hw.cores, opts, seed if entry.seeded else None)
     # raw: (layer key, split) -> schedule; best: layer key -> the schedule kept
     raw, best = cache_of(wl).run_tables(run, balancer)
-    out = [best.get(k) for k in keys]
+    # a new seed finds nothing cached: skip the look-ups (a sweep over seeds is all misses)
+    out = [best.get(k) for k in keys] if best else [None] * len(keys)
     missing = list(dict.fromkeys(k for k, s in zip(keys, out) if s is None))
     if missing:
         splits = entry.splits
-        todo = [(k, sp) for k in missing for sp in splits if (k, sp) not in raw]
-        requests = [(k.layer, k.units, np.frombuffer(k.owners, np.int64), sp) for k, sp in todo]
-        for k, sched in zip(todo, _run_alone(wl, hw, requests, opts, seed)):
-            raw[k] = sched
+        todo = ([(k, sp) for k in missing for sp in splits if (k, sp) not in raw] if raw
+                else [(k, sp) for k in missing for sp in splits])
+        requests = [(k.layer, k.units,
+                     np.frombuffer(k.owners, np.int64) if k.owners else _NO_TILES, sp)
+                    for k, sp in todo]
+        raw.update(zip(todo, _run_alone(wl, hw, requests, opts, seed)))
         if len(splits) == 1:
             best.update((k, raw[(k, splits[0])]) for k in missing)
         else:
@@ -300,8 +355,11 @@ def chosen_schedules(wl: Workload, hw: SystemConfig, keys: list[LayerKey], balan
 
 def barrier_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray,
                       owners: list[np.ndarray], balancer: str, opts: BalancerOptions,
-                      seed: int) -> list[LayerSchedule]:
+                      seed: int) -> Sequence[LayerSchedule]:
     """Every layer's schedule, each simulated alone from t = 0 (cached)."""
+    entry = BALANCERS.entry(balancer)
+    if entry.seeded and isinstance(entry.cut, EvenCut) and len(entry.splits) == 1:
+        return _seeded_schedules(wl, hw, units, owners, balancer, opts, seed)
     digital = cache_of(wl).digital_keys
     if not digital:  # a layer with nothing mapped has one key
         digital.extend(LayerKey(i, 0, b"") for i in range(len(wl.layers)))
@@ -311,10 +369,35 @@ def barrier_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray,
     return chosen_schedules(wl, hw, keys, balancer, opts, seed)
 
 
+def _seeded_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray,
+                      owners: list[np.ndarray], balancer: str, opts: BalancerOptions,
+                      seed: int) -> LayerSchedules:
+    """:func:`barrier_schedules` of a seeded balancer with an even cut and no other split:
+    every layer in one batch, cached whole (the :data:`SEEDED_RUNS_KEPT` latest). A sweep over
+    seeds meets every seed once, so per-layer cache keys and views would be made for
+    nothing; each layer's schedule is still its own (its own stream, simulated alone), the
+    same as :func:`chosen_schedules` gives."""
+    flat = np.concatenate(owners) if owners else np.zeros(0, np.int64)
+    key = (RunKey(hw.cores, opts, seed), balancer, units.tobytes(), flat.tobytes())
+    runs = cache_of(wl).networks
+    if key not in runs:
+        cut = BALANCERS.entry(balancer).cut
+        _check_tasks_memory(hw, opts, max(map(len, owners), default=0), (balancer,))
+        layers = np.arange(len(units), dtype=np.int64)
+        tasks, ptr = even_tasks(arrays_of(wl), layers, units, owners, hw.cores,
+                                hw.coupling == "tight", cut.chunks(opts.tasks_per_core))
+        _check_schedule_memory(hw, len(tasks), f"{len(units)} layer(s)")
+        if len(runs) >= SEEDED_RUNS_KEPT:
+            del runs[next(iter(runs))]  # the oldest
+        runs[key] = _simulate_alone(wl, hw, layers, units, tasks, ptr,
+                                    BALANCERS.entry(balancer).steals, opts, seed)
+    return runs[key]
+
+
 def _dag_run(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
              split: str, opts: BalancerOptions, seed: int):
     requests = [(i, int(units[i]), owners[i], split) for i in range(len(wl.layers))]
-    _check_tasks_memory(hw, opts, requests)
+    _check_tasks_memory(hw, opts, max(map(len, owners)), (split,))
     tasks, ptr = _build_tasks(wl, hw, requests, opts)
     # the kernel sees tiles numbered globally, so that layers running at once never share one;
     # the task sets keep each layer's own numbering
@@ -331,8 +414,8 @@ def _dag_run(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.
         tasks.alt_s, ptr, pred_ptr, pred, hw.cores, max(1, int(offsets[-1])),
         BALANCERS.entry(split).steals, opts.steal_latency_s, VICTIMS[opts.victim],
         stream_seed(seed), False)
-    return (_schedules(wl, requests, opts, tasks, ptr, out, layer_end - release), release,
-            layer_end)
+    return (_schedules(wl, [r[0] for r in requests], [r[1] for r in requests], opts, tasks,
+                       ptr, out, layer_end - release), release, layer_end)
 
 
 def dag_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],

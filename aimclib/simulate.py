@@ -23,7 +23,7 @@ from .placement import place_tiles, spread
 from .results import SimResult
 from .scheduling import (STEAL_LATENCY_S, TASKS_PER_CORE, BalancerOptions, LayerKey,
                          arrays_of, barrier_schedules, cache_of, chosen_schedules,
-                         dag_schedules, workload_for)
+                         dag_schedules, layer_arrays, workload_for)
 from .system import SystemConfig, load_system
 from .validation import (check_bool, check_choice, check_finite, check_float, check_seed,
                          out_of_memory)
@@ -90,16 +90,16 @@ def _run(wl: Workload, hw: SystemConfig, units: np.ndarray, balancer: str,
     owners = place_tiles(hw, tiles_per_layer)
     if dag:
         scheds, release, end = dag_schedules(wl, hw, units, owners, balancer, opts, seed)
+        vecs = layer_arrays(scheds)[1]
         latency = float(end.max())
     else:
         scheds = barrier_schedules(wl, hw, units, owners, balancer, opts, seed)
-        mk = np.array([s.makespan for s in scheds])
+        mk, vecs = layer_arrays(scheds)
         end = np.cumsum(mk)
         release = end - mk
         latency = float(end[-1])
     tile_on = powered_tile_seconds(hw, latency, tiles_per_layer, end - release)
-    energy, bd = energy_breakdown(hw, latency, np.sum([s.vec for s in scheds], axis=0),
-                                  tile_on)
+    energy, bd = energy_breakdown(hw, latency, np.sum(vecs, axis=0), tile_on)
     return owners, scheds, release, end, latency, energy, bd
 
 
