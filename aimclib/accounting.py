@@ -72,17 +72,14 @@ def _totals_kernel(ptr, layers, units, tile0, kind_core, tile, core_s, alt_s, if
     mapped), the :data:`PARTS` totals, as NumPy sums of the selected tasks in task order."""
     n_req = layers.shape[0]
     out = np.zeros((n_req, len(PARTS)))
-    buf = np.empty(max(1, ptr[n_req] - ptr[0]))
+    # row 0: core time of the tasks not on a tile; rows 1-6: the analog tasks' fields, each
+    # gathered in task order in one pass over the tasks
+    buf = np.empty((7, max(1, ptr[n_req] - ptr[0])))
     seen = np.zeros(cells.shape[0], np.bool_)
     for r in range(n_req):
         a, b = ptr[r], ptr[r + 1]
-        vals = (iface_s, stall_s, host_s, tile_s, energy_j, bus_bytes)
-        n = 0
-        for i in range(a, b):  # digital (and stolen) core time of the tasks not on a tile
-            if how[i] != RAN_ANALOG:
-                buf[n] = alt_s[i] if how[i] == RAN_STOLEN_DIGITAL else core_s[i]
-                n += 1
-        out[r, 0] = pairwise_sum(buf, n)
+        n_dig = 0
+        n_an = 0
         moved = 0
         mv = 0
         for i in range(a, b):
@@ -90,14 +87,19 @@ def _totals_kernel(ptr, layers, units, tile0, kind_core, tile, core_s, alt_s, if
                 moved += 1
             if how[i] == RAN_ANALOG:
                 mv += mvms[i]
-        for col, k in ((1, 0), (2, 1), (3, 2), (7, 3), (8, 4), (9, 5)):
-            arr = vals[k]
-            n = 0
-            for i in range(a, b):
-                if how[i] == RAN_ANALOG:
-                    buf[n] = arr[i]
-                    n += 1
-            out[r, col] = pairwise_sum(buf, n)
+                buf[1, n_an] = iface_s[i]
+                buf[2, n_an] = stall_s[i]
+                buf[3, n_an] = host_s[i]
+                buf[4, n_an] = tile_s[i]
+                buf[5, n_an] = energy_j[i]
+                buf[6, n_an] = bus_bytes[i]
+                n_an += 1
+            else:  # digital, or stolen and computed digitally
+                buf[0, n_dig] = alt_s[i] if how[i] == RAN_STOLEN_DIGITAL else core_s[i]
+                n_dig += 1
+        out[r, 0] = pairwise_sum(buf[0], n_dig)
+        for col, k in ((1, 1), (2, 2), (3, 3), (7, 4), (8, 5), (9, 6)):
+            out[r, col] = pairwise_sum(buf[k], n_an)
         out[r, 4] = moved * steal_s
         out[r, 5] = moved
         out[r, 6] = mv
