@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -35,7 +36,7 @@ class SimResult:
     workload: Workload
     units: np.ndarray
     owners: list
-    schedules: list
+    schedules: Sequence
     layer_start: np.ndarray
     layer_end: np.ndarray
     latency_s: float

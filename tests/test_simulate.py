@@ -497,3 +497,27 @@ def test_imported_files_simulate(tmp_path):
         pytest.skip(f"{onnx} is absent (only the project workspace has the third-party files)")
     r = simulate(str(onnx / "zigzag_resnet18.onnx"), "alpine-tight", cores=8, tiles=24)
     assert r.tiles_used == 24 and r.speedup > 1
+
+
+@pytest.mark.parametrize("preset", ["alpine-tight", "alpine-loose"])
+def test_seeded_batch_equals_layers_alone(preset):
+    """Work stealing runs a configuration's layers in one batch (scheduling._seeded_schedules);
+    every layer must come out bit for bit as when simulated on its own through the per-layer
+    cache (chosen_schedules), which also serves simulate_many."""
+    from aimclib.scheduling import LayerKey, chosen_schedules, workload_for
+    from aimclib.zoo import get_network
+
+    net = get_network("resnet18")
+    hw = load_system(preset, cores=4).with_tiles(60)
+    r = simulate(net, hw, allocation="greedy-benefit", balancer="work-stealing", seed=7)
+    wl = workload_for(net, hw)
+    keys = [LayerKey(i, int(u), o.tobytes() if u else b"") for i, (u, o) in
+            enumerate(zip(r.units, r.owners))]
+    clear_caches()
+    alone = chosen_schedules(workload_for(net, hw), hw, keys, "work-stealing", r.options, 7)
+    assert len(alone) == len(r.schedules) == len(wl.layers)
+    for a, b in zip(r.schedules, alone):
+        assert a.makespan == b.makespan
+        assert a.vec.tobytes() == b.vec.tobytes()
+        for f in ("start", "end", "ran_on", "how", "tile_start"):
+            assert getattr(a, f).tobytes() == getattr(b, f).tobytes()
