@@ -24,6 +24,7 @@ def small():
 
 
 # --------------------------------------------------------------------------- the network
+@pytest.mark.slow
 def test_weights_rebuild_bit_identically(tmp_path):
     """`make train` (python -m aimclib.trained) reproduces the committed weights exactly."""
     assert trained.main(["--out", str(tmp_path / "w.npz")]) == 0

@@ -30,7 +30,7 @@ from aimclib import simulate
 from aimclib.explorer import Setting, table_cells, table_values
 from aimclib.system import USER_PRESET_ENV
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
