@@ -43,6 +43,7 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.patches import Patch
 from PIL import Image
 
+from . import accuracy, trained
 from . import figstyle as fs
 from .allocation import ALLOCATIONS
 from .balancing import BALANCERS
@@ -54,6 +55,15 @@ from .studies import gantt_intervals
 from .system import load_system, preset_names
 from .validation import check_choice, check_float, check_int, check_seed
 from .zoo import NETWORKS
+
+DIGITS = "digits_cnn"
+"""The trained digits CNN (:mod:`aimclib.trained`): the one network with an accuracy readout."""
+
+EXPLORER_NETWORKS = tuple(NETWORKS) + (DIGITS,)
+"""Networks the explorer offers: the zoo, then the trained digits CNN."""
+
+ACCURACY_SEEDS = range(5)
+"""Device seeds the accuracy readout averages over (PCM model at t = 0 s)."""
 
 COUPLINGS = ("preset", "tight", "loose")
 """Coupling choices: the preset's own, or forced tight / loose."""
@@ -126,6 +136,7 @@ class View:
     intervals: pd.DataFrame | None = None   # :func:`aimclib.studies.gantt_intervals`
     layers: pd.DataFrame | None = None      # the slowest layers (layer, latency_ms, coverage)
     png: dict = field(default_factory=dict)  # figure name -> rendered PNG bytes
+    accuracy: str = ""          # the accuracy readout (HTML; the digits CNN only)
 
     def figure_data(self, top: int) -> None:
         """Compute :attr:`intervals` and :attr:`layers` (once)."""
@@ -276,7 +287,7 @@ class Explorer:
                  seed: int = 0, top_layers: int = 20, debounce_s: float = 0.02):
         where = "Explorer"
         coupling = "preset" if coupling is None else coupling
-        check_choice(network, "network", NETWORKS, where=where)
+        check_choice(network, "network", EXPLORER_NETWORKS, where=where)
         check_choice(preset, "preset", preset_names(), where=where)
         check_choice(coupling, "coupling", COUPLINGS, where=where)
         check_int(cores, "cores", low=1, high=MAX_CORES, where=where)
@@ -297,7 +308,7 @@ class Explorer:
                                      description=name, style=style, continuous_update=False)
 
         self.controls = {
-            "network": dropdown("network", NETWORKS, network),
+            "network": dropdown("network", EXPLORER_NETWORKS, network),
             "preset": dropdown("preset", preset_names(), preset),
             "coupling": dropdown("coupling", COUPLINGS, coupling),
             "cores": slider("cores", cores, MAX_CORES),
@@ -310,6 +321,8 @@ class Explorer:
                                             layout=widgets.Layout(visibility="hidden"))
         self.status = widgets.HTML("starting", layout=widgets.Layout(min_height="1.6em"))
         self.table = widgets.HTML("", layout=widgets.Layout(overflow="auto"))
+        self.accuracy = widgets.HTML("", layout=widgets.Layout(min_height="1.6em"))
+        self.accuracy.add_class("aimclib-accuracy")
         self.gantt, self.layers = GanttFigure(), LayerFigure(top_layers)
         self.images = {name: widgets.Image(format="png", layout=widgets.Layout(
             width=f"{round(fig.get_figwidth() * SCREEN_DPI)}px", max_width="100%"))
@@ -322,7 +335,8 @@ class Explorer:
         self.widget = widgets.VBox([widgets.HBox(c[:3]), widgets.HBox(c[3:5]),
                                     widgets.HBox(c[5:]),
                                     widgets.HBox([self.progress, self.status]),
-                                    self.table, self.images["gantt"], self.images["layers"]])
+                                    self.table, self.accuracy, self.images["gantt"],
+                                    self.images["layers"]])
         self.widget.add_class("aimclib-explorer")
         self._views: OrderedDict[Setting, View] = OrderedDict()
         self._seen: set[tuple[str, str]] = set()
@@ -382,7 +396,7 @@ class Explorer:
         first = (s.network, s.preset) not in self._seen
         if first:
             self._progress(1, f"building {s.network} (first view of this network and preset)")
-        net = load_network(s.network)
+        net = trained.digits_network() if s.network == DIGITS else load_network(s.network)
         hw = s.system()
         if first:
             self._progress(2, f"simulating {s.network} on {hw.name} (first run builds its cost "
@@ -392,7 +406,7 @@ class Explorer:
         title = (f"{s.network}, {hw.coupling} coupling, {s.cores} cores, {s.tiles} tiles, "
                  f"{s.allocation}, {s.balancer}: {1e3 * r.latency_s:.2f} ms, "
                  f"{r.speedup:.2f}x")
-        v = View(r.summary(), r, title)
+        v = View(r.summary(), r, title, accuracy=self.accuracy_html(r, hw))
         self._seen.add((s.network, s.preset))
         self._views[s] = v
         while len(self._views) > VIEW_CACHE_SIZE:
@@ -414,6 +428,7 @@ class Explorer:
             self.status.value = f"<b>not simulated</b>: {html.escape(str(err))}"
             return
         self.table.value = self.table_html(v.summary)
+        self.accuracy.value = v.accuracy
         t_table = time.perf_counter() - t0
         if first:
             self._progress(3, "drawing")
@@ -431,6 +446,21 @@ class Explorer:
         self.status.value = (f"shown: {html.escape(', '.join(map(str, astuple(s))))} "
                              f"(kernel time: table {1e3 * t_table:.0f} ms, figures "
                              f"{1e3 * t_all:.0f} ms)")
+
+    @staticmethod
+    def accuracy_html(result, hw) -> str:
+        """The accuracy readout: for the trained digits CNN, its test accuracy with the result's
+        units on PCM tiles (:func:`aimclib.accuracy.accuracy_of`, t = 0 s, mean and standard
+        deviation over :data:`ACCURACY_SEEDS`) against the digital int8 reference."""
+        if result.network.name != DIGITS:
+            return (f"accuracy: computed for the trained <code>{DIGITS}</code> only (choose it "
+                    "as the network)")
+        a = accuracy.accuracy_of(result.units, seeds=ACCURACY_SEEDS, rows=hw.tile.rows,
+                                 cols=hw.tile.cols)
+        return (f"accuracy on PCM tiles (t = 0 s, {len(ACCURACY_SEEDS)} device seeds): "
+                f"<b>{a['mean']:.2%} &plusmn; {a['std']:.2%}</b>; digital int8 "
+                f"{a['reference']:.2%}; drop {100 * a['drop']:.2f} points; "
+                f"{a['coverage']:.0%} of the weights on {a['tiles']} tiles")
 
     @staticmethod
     def table_html(summary: dict) -> str:

@@ -73,3 +73,17 @@ def test_app_mode_drops_notebook_only_cells():
     assert kept and all(NOTEBOOK_ONLY not in c.metadata.get("tags", []) for c in kept)
     assert any("Explorer(" in c.source for c in kept)
     assert not any("rendered once" in c.source for c in kept)
+
+
+def test_accuracy_readout_for_the_trained_network():
+    from aimclib.accuracy import accuracy_of
+    from aimclib.explorer import ACCURACY_SEEDS, DIGITS
+    from aimclib.trained import digits_network
+    app = Explorer(network=DIGITS, cores=2, tiles=4, top_layers=5)
+    hw = load_system("alpine-tight", cores=2, tiles=4)
+    r = simulate(digits_network(), hw)
+    want = accuracy_of(r.units, seeds=ACCURACY_SEEDS)
+    assert f"<b>{want['mean']:.2%} &plusmn; {want['std']:.2%}</b>" in app.accuracy.value
+    assert f"on {want['tiles']} tiles" in app.accuracy.value and want["tiles"] > 0
+    app.controls["network"].value = "alexnet"   # other networks: the readout says why not
+    assert "trained <code>digits_cnn</code> only" in app.accuracy.value
