@@ -587,11 +587,12 @@ def _worker_init(parent: int) -> None:
     On Linux the kernel kills it (``prctl(PR_SET_PDEATHSIG, SIGKILL)``); everywhere a
     daemon thread checks once a second that its parent is still the sweep's process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the sweep's process handles Ctrl-C
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        except (OSError, AttributeError):
-            pass  # no prctl: the watching thread below still ends the worker
+    # without prctl (another OS, or a libc without it) the watching thread below still ends
+    # the worker
+    prctl = getattr(ctypes.CDLL(None), "prctl", None) if sys.platform.startswith("linux") \
+        else None
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()

@@ -264,11 +264,9 @@ def check_dir_writable(directory, name: str, *, where: str = "", file: Path | No
     bad = f"{_at(where)}{name} {str(file if file is not None else directory)!r}"
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
+        tempfile.TemporaryFile(dir=directory).close()  # creating a file is the test
         if file is not None and file.exists():
-            with open(file, "ab"):
-                pass
+            open(file, "ab").close()
     except OSError as exc:
         raise OutputError(f"{bad} cannot be written ({exc.strerror or exc}); choose a "
                           f"writable location") from None
