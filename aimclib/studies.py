@@ -69,14 +69,19 @@ JOB_BUFFER = "set:loose.job_buffer_bytes"
 """The sweep column of the loose interface's DMA input buffer (B)."""
 
 
+def _largest_input_vector(spec: str, system: SystemConfig | str) -> int:
+    """Bytes of one input vector of the largest tile of layer ``spec`` (B)."""
+    hw = system if isinstance(system, SystemConfig) else load_system(system)
+    mapping = map_layer(layer_spec(spec).info[0], hw.tile.rows, hw.tile.cols)
+    return int(np.ceil(mapping.tile_rows.max() * hw.tile.input_bits / 8))
+
+
 def job_buffers(spec: str, vectors: Sequence[int], system: SystemConfig | str = "alpine-loose"
                 ) -> list[int]:
     """DMA input buffer sizes (B) at which every tile of layer ``spec`` takes exactly
     ``vectors`` input vectors per job: ``vectors x`` the largest tile's input bytes (the
     loose interface moves ``max(1, job_buffer_bytes // input bytes)`` vectors per job)."""
-    hw = system if isinstance(system, SystemConfig) else load_system(system)
-    mapping = map_layer(layer_spec(spec).info[0], hw.tile.rows, hw.tile.cols)
-    per_vector = int(np.ceil(mapping.tile_rows.max() * hw.tile.input_bits / 8))
+    per_vector = _largest_input_vector(spec, system)
     return [int(v) * per_vector for v in vectors]
 
 
@@ -85,9 +90,7 @@ def with_vectors_per_job(df: pd.DataFrame, spec: str,
     """``df`` (with a :data:`JOB_BUFFER` column) plus ``vectors_per_job``: the input vectors
     one DMA job moves to the largest tile of layer ``spec`` (count)."""
     require_columns(df, [JOB_BUFFER], "vectors per job")
-    hw = system if isinstance(system, SystemConfig) else load_system(system)
-    mapping = map_layer(layer_spec(spec).info[0], hw.tile.rows, hw.tile.cols)
-    per_vector = int(np.ceil(mapping.tile_rows.max() * hw.tile.input_bits / 8))
+    per_vector = _largest_input_vector(spec, system)
     return df.assign(vectors_per_job=np.maximum(1, df[JOB_BUFFER].astype(np.int64)
                                                 // per_vector))
 
