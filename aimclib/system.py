@@ -212,6 +212,10 @@ class HostWorkConfig:
         "cycle", "tight coupling: hand-over of one chunk of partial sums between two cores "
         "through the shared L2 (release store, the consumer's acquire of the flag line)",
         maximum=1e9)
+    band_sync_cycles: float = _p(
+        "cycle", "pipelined schedule only: a task of a row band acquires the flag its "
+        "producer bands released through the shared L2 before it starts (core time per task)",
+        maximum=1e9)
 
 
 @dataclass(frozen=True)
