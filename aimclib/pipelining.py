@@ -211,12 +211,24 @@ class GraphRun:
         return float(self.node_end.max(initial=0.0))
 
 
-def run_graph(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
-              split: str, opts, seed: int, graph: NodeGraph) -> GraphRun:
-    """Run ``graph``'s nodes on the engine: each node's tasks are ``split``'s cut of its
-    layer's work restricted to its rows (:func:`band_work`); nodes with ``sync`` pay
-    ``host.band_sync_cycles`` per task. Tiles are numbered per layer, so all nodes of a layer
-    (its bands, its images) share that layer's tiles."""
+@dataclass
+class GraphInputs:
+    """What :func:`run_graph` hands the engine: the ``tasks`` node after node (CSR
+    ``node_ptr``; band hand-overs included), the kernel's positional ``args``, and what
+    totals the run (each node's distinct work ``node_d``, its ``units`` and the distinct
+    works' cost ``arrays``)."""
+
+    tasks: TaskSet
+    node_ptr: np.ndarray
+    args: tuple
+    node_d: np.ndarray
+    units: np.ndarray
+    arrays: object
+
+
+def graph_inputs(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
+                 split: str, opts, seed: int, graph: NodeGraph) -> GraphInputs:
+    """The engine's inputs for ``graph`` (see :func:`run_graph`)."""
     # distinct (layer, rows) works, cut once each
     keys, node_d = np.unique(np.stack([graph.layer, graph.rows]), axis=1, return_inverse=True)
     node_d = node_d.reshape(-1)
@@ -252,19 +264,28 @@ def run_graph(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np
     if synced.any():  # acquire the producers' flag before the task's own work
         tasks.core_s[synced] += sync_s
         tasks.alt_s[synced] += sync_s
-        analog = synced & (tasks.kind != KIND_DIGITAL)
-        tasks.host_s[analog] += sync_s
+        tasks.host_s[synced & (tasks.kind != KIND_DIGITAL)] += sync_s
     offsets = np.concatenate([[0], np.cumsum([len(o) for o in owners])]).astype(np.int64)
     tiles = np.where(tasks.tile >= 0, tasks.tile + offsets[graph.layer[task_node]], -1)
-    start, end, ran_on, how, tile_start, release, node_end = simulate_kernel(
-        task_node, tasks.kind, tasks.core, tiles, tasks.core_s, tasks.tile_s, tasks.bus_s,
-        tasks.alt_s, node_ptr, graph.pred_ptr, graph.pred, hw.cores, max(1, int(offsets[-1])),
-        BALANCERS.entry(split).steals, opts.steal_latency_s, VICTIMS[opts.victim],
-        stream_seed(seed), False)
-    vecs = layer_totals(tasks, node_ptr, node_d, d_units[node_d], ran_on, how,
-                        opts.steal_latency_s, arrays)
-    return GraphRun(graph, tasks, node_ptr, start, end, ran_on, how, tile_start, release,
-                    node_end, vecs)
+    args = (task_node, tasks.kind, tasks.core, tiles, tasks.core_s, tasks.tile_s, tasks.bus_s,
+            tasks.alt_s, node_ptr, graph.pred_ptr, graph.pred, hw.cores,
+            max(1, int(offsets[-1])), BALANCERS.entry(split).steals, opts.steal_latency_s,
+            VICTIMS[opts.victim], stream_seed(seed), False)
+    return GraphInputs(tasks, node_ptr, args, node_d, d_units[node_d], arrays)
+
+
+def run_graph(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
+              split: str, opts, seed: int, graph: NodeGraph) -> GraphRun:
+    """Run ``graph``'s nodes on the engine: each node's tasks are ``split``'s cut of its
+    layer's work restricted to its rows (:func:`band_work`); nodes with ``sync`` pay
+    ``host.band_sync_cycles`` per task. Tiles are numbered per layer, so all nodes of a layer
+    (its bands, its images) share that layer's tiles."""
+    inp = graph_inputs(wl, hw, units, owners, split, opts, seed, graph)
+    start, end, ran_on, how, tile_start, release, node_end = simulate_kernel(*inp.args)
+    vecs = layer_totals(inp.tasks, inp.node_ptr, inp.node_d, inp.units, ran_on, how,
+                        opts.steal_latency_s, inp.arrays)
+    return GraphRun(graph, inp.tasks, inp.node_ptr, start, end, ran_on, how, tile_start,
+                    release, node_end, vecs)
 
 
 def best_run(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
@@ -301,7 +322,7 @@ def row_buffers(net: Network, run: GraphRun, hw: SystemConfig) -> tuple[pd.DataF
     them together (B).
 
     A row is held from the end of the band that produces it until the end of the last band
-    that reads it (:func:`input_rows`); a network output's rows until the run's end. One
+    that reads it (:func:`input_rows`); a network output's rows stay (the result). One
     row is ``channels x width`` activations of ``cpu.activation_bits``. Columns: ``layer``,
     ``rows`` (its output rows), ``row_bytes``, ``tensor_bytes`` (the whole output, what the
     barrier schedule holds), ``peak_rows``, ``peak_bytes`` (the most held at once).
@@ -333,7 +354,7 @@ def row_buffers(net: Network, run: GraphRun, hw: SystemConfig) -> tuple[pd.DataF
         info = net.info[j]
         h = _out_rows(net, j)
         row_b = info.out_bytes(bits) / h
-        until = freed[j] if read[j] else np.full(h, run.makespan)
+        until = freed[j] if read[j] else np.full(h, np.inf)  # the result stays
         until = np.maximum(until, made[j])  # a row no band reads is dropped when made
         times = np.concatenate([made[j], until])
         delta = np.concatenate([np.ones(h), -np.ones(h)])
