@@ -13,9 +13,9 @@ tasks run where that balancer puts them (tight: on the tile's owner; loose: any 
 
 Costs of pipelining (``docs/model.md``, "Pipelined schedule and throughput"):
 
-* every task of a band that waits on other bands pays ``host.band_sync_cycles`` of core time
-  first (acquiring the producer's flag through the shared L2), added to the task's host
-  (analog) or digital time;
+* a core acquires a waiting band's flag through the shared L2 before its first task of the
+  band: that task (the first of the band in each core's deque, :func:`paying_tasks`) pays
+  ``host.band_sync_cycles`` of core time, added to its host (analog) or digital time;
 * more, smaller tasks: each band's analog chunk rounds up to whole DMA jobs, and tight
   partial-sum hand-overs happen per task;
 * the rows a layer's output must hold until its consumers have read them (row buffers) are
@@ -260,7 +260,7 @@ def graph_inputs(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list
     tasks = TaskSet(**{f: getattr(d_tasks, f)[idx] for f in d_tasks.__dataclass_fields__})
     task_node = np.repeat(np.arange(len(graph), dtype=np.int64), counts)
     sync_s = hw.host.band_sync_cycles / hw.cpu.clock_hz
-    synced = graph.sync[task_node]
+    synced = paying_tasks(graph, task_node, tasks.core, hw.cores)
     if synced.any():  # acquire the producers' flag before the task's own work
         tasks.core_s[synced] += sync_s
         tasks.alt_s[synced] += sync_s
@@ -274,11 +274,21 @@ def graph_inputs(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list
     return GraphInputs(tasks, node_ptr, args, node_d, d_units[node_d], arrays)
 
 
+def paying_tasks(graph: NodeGraph, task_node: np.ndarray, task_core: np.ndarray,
+                 cores: int) -> np.ndarray:
+    """Which tasks pay the band hand-over: the first task of each waiting node in each
+    core's deque (a core acquires a band's flag once, before its first task of the band)."""
+    key = task_node * cores + task_core
+    first = np.zeros(len(key), np.bool_)
+    first[np.unique(key, return_index=True)[1]] = True
+    return first & graph.sync[task_node]
+
+
 def run_graph(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
               split: str, opts, seed: int, graph: NodeGraph) -> GraphRun:
     """Run ``graph``'s nodes on the engine: each node's tasks are ``split``'s cut of its
     layer's work restricted to its rows (:func:`band_work`); nodes with ``sync`` pay
-    ``host.band_sync_cycles`` per task. Tiles are numbered per layer, so all nodes of a layer
+    ``host.band_sync_cycles`` once per core's deque (:func:`paying_tasks`). Tiles are numbered per layer, so all nodes of a layer
     (its bands, its images) share that layer's tiles."""
     inp = graph_inputs(wl, hw, units, owners, split, opts, seed, graph)
     start, end, ran_on, how, tile_start, release, node_end = simulate_kernel(*inp.args)

@@ -213,8 +213,8 @@ class HostWorkConfig:
         "through the shared L2 (release store, the consumer's acquire of the flag line)",
         maximum=1e9)
     band_sync_cycles: float = _p(
-        "cycle", "pipelined schedule only: a task of a row band acquires the flag its "
-        "producer bands released through the shared L2 before it starts (core time per task)",
+        "cycle", "pipelined schedule only: a core acquires the flag a row band's producer "
+        "bands released through the shared L2 before its first task of that band",
         maximum=1e9)
 
 
