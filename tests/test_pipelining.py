@@ -130,6 +130,28 @@ def test_two_layer_example_by_hand():
     assert core1[0][0] < 4 * a
 
 
+def test_docs_worked_example_numbers():
+    """docs/model.md, "Pipelined schedule and throughput": the numbers of its example."""
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "model.md").read_text()
+    net = two_convs()
+    hw = load_system("alpine-tight", **{"cpu.cores": 2, "system.tiles": 1})
+    wl = workload_for(net, hw)
+    run = run_graph(wl, hw, np.array([wl.layers[0].n_units, 0]),
+                    [np.zeros(1, np.int64), np.zeros(0, np.int64)], "static-even", OPTS, 0,
+                    band_graph(net))
+    A = arrays_of(wl)
+    eff_b = float(A.eff_px[A.unit_ptr[1]])
+    per_mvm = float(wl.layers[0].mvm.core_s[0])
+    barrier = 4 * 4 * per_mvm + 8 * eff_b
+    for text in (f"4 x {per_mvm * 1e9:.2f} ns", f"= {4 * per_mvm * 1e9:.0f} ns",
+                 f"2 x {eff_b * 1e9:.2f} ns + 200 ns",
+                 f"{(2 * eff_b + 2e-7) * 1e9:,.2f} ns", f"{run.makespan * 1e9:,.1f} ns",
+                 f"{run.end[-1] * 1e9:,.1f} ns", f"= {barrier * 1e9:,.1f} ns",
+                 f"from 0 to {run.end[3] * 1e9:,.0f} ns"):
+        assert text in doc, text
+
+
 def test_two_layer_row_buffers_by_hand():
     """a's row k is made when band k of a ends and held until the last band of b reading
     it (bands k-1..k+1) ends; b's rows (the output) are held to the end."""
