@@ -438,3 +438,17 @@ def test_pipelined_schedule_runs_resnet50_quickly():
     r = simulate("resnet50", "alpine-loose", tiles=192, schedule="pipelined")
     assert math.isfinite(r.latency_s) and r.latency_s > 0
     assert len(r.layers) == len(r.network.layers)
+
+
+def test_gantt_colours_layers_of_the_pipelined_schedule():
+    import matplotlib.colors as mcolors
+
+    from aimclib.plotting import LAYER_COLOURS, plot_gantt
+    from aimclib.studies import gantt_intervals
+    r = simulate(two_convs(), load_system("alpine-tight", **{"cpu.cores": 2, "system.tiles": 1}),
+                 balancer="static-even", schedule="pipelined")
+    fig = plot_gantt({"pipelined": gantt_intervals(r.trace)}, colour_by="layer")
+    drawn = {mcolors.to_hex(c) for coll in fig.axes[0].collections for c in coll.get_facecolor()}
+    assert {c.lower() for c in LAYER_COLOURS[:2]} <= drawn
+    with pytest.raises(AimcError, match="colour_by must be one of kind, layer"):
+        plot_gantt({"x": gantt_intervals(r.trace)}, colour_by="band")
