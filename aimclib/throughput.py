@@ -17,6 +17,7 @@ The batch's makespan gives ``inferences_per_s = B / makespan`` and its energy
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass, replace
 
@@ -44,8 +45,8 @@ class Throughput:
 
     @property
     def inferences_per_s(self) -> float:
-        """Images per second (1/s)."""
-        return self.batch / self.latency_s
+        """Images per second (1/s; infinite for a network without work)."""
+        return self.batch / self.latency_s if self.latency_s > 0 else math.inf
 
     @property
     def energy_per_inference_j(self) -> float:
