@@ -55,6 +55,9 @@ _WHOLE_KINDS = ("linear", "flatten", "reshape", "globalavgpool", "globalmaxpool"
 _TASK_BYTES = 200 + 8 * 4
 """Bytes per task of a graph run: the task and schedule arrays, the node copies' index."""
 
+_NODE_BYTES = 8 * 12
+"""Bytes per node of a graph run: the graph's, the engine's and the totals' arrays."""
+
 
 # ------------------------------------------------------------------------------ the graph
 @dataclass(frozen=True)
@@ -213,11 +216,13 @@ class GraphRun:
 
 @dataclass
 class GraphInputs:
-    """What :func:`run_graph` hands the engine: the ``tasks`` node after node (CSR
+    """What :func:`run_graph` hands the engine: the ``graph`` run (the images' copies of the
+    graph asked for), the ``tasks`` node after node (CSR
     ``node_ptr``; band hand-overs included), the kernel's positional ``args``, and what
     totals the run (each node's distinct work ``node_d``, its ``units`` and the distinct
     works' cost ``arrays``)."""
 
+    graph: NodeGraph
     tasks: TaskSet
     node_ptr: np.ndarray
     args: tuple
@@ -227,8 +232,10 @@ class GraphInputs:
 
 
 def graph_inputs(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
-                 split: str, opts, seed: int, graph: NodeGraph) -> GraphInputs:
-    """The engine's inputs for ``graph`` (see :func:`run_graph`)."""
+                 split: str, opts, seed: int, graph: NodeGraph, batch: int = 1
+                 ) -> GraphInputs:
+    """The engine's inputs for ``batch`` images of ``graph`` (see :func:`run_graph`); their
+    memory is checked before the images' copies are made."""
     # distinct (layer, rows) works, cut once each
     keys, node_d = np.unique(np.stack([graph.layer, graph.rows]), axis=1, return_inverse=True)
     node_d = node_d.reshape(-1)
@@ -249,12 +256,16 @@ def graph_inputs(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list
         np.cumsum([len(t) for t in parts], out=d_ptr[1:])
         d_tasks = TaskSet.concat(parts)
     counts = np.diff(d_ptr)[node_d]
+    n_tasks = batch * int(counts.sum())
+    check_memory(n_tasks * (_TASK_BYTES + 8 * hw.cores)
+                 + batch * (len(graph) * _NODE_BYTES + 8 * len(graph.pred)),
+                 f"scheduling {batch * len(graph):,} nodes ({n_tasks:,} tasks) on "
+                 f"{hw.cores} cores", "the batch, the cores, tasks_per_core or the tile budget")
+    if batch > 1:
+        graph = replicate(graph, batch)
+        node_d, counts = np.tile(node_d, batch), np.tile(counts, batch)
     node_ptr = np.zeros(len(graph) + 1, np.int64)
     np.cumsum(counts, out=node_ptr[1:])
-    n_tasks = int(node_ptr[-1])
-    check_memory(n_tasks * (_TASK_BYTES + 8 * hw.cores),
-                 f"scheduling {len(graph):,} nodes ({n_tasks:,} tasks) on {hw.cores} cores",
-                 "the batch, the cores, tasks_per_core or the tile budget")
     idx = (np.repeat(d_ptr[:-1][node_d] - node_ptr[:-1], counts)
            + np.arange(n_tasks, dtype=np.int64))
     tasks = TaskSet(**{f: getattr(d_tasks, f)[idx] for f in d_tasks.__dataclass_fields__})
@@ -271,7 +282,7 @@ def graph_inputs(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list
             tasks.alt_s, node_ptr, graph.pred_ptr, graph.pred, hw.cores,
             max(1, int(offsets[-1])), BALANCERS.entry(split).steals, opts.steal_latency_s,
             VICTIMS[opts.victim], stream_seed(seed), False)
-    return GraphInputs(tasks, node_ptr, args, node_d, d_units[node_d], arrays)
+    return GraphInputs(graph, tasks, node_ptr, args, node_d, d_units[node_d], arrays)
 
 
 def paying_tasks(graph: NodeGraph, task_node: np.ndarray, task_core: np.ndarray,
@@ -285,25 +296,26 @@ def paying_tasks(graph: NodeGraph, task_node: np.ndarray, task_core: np.ndarray,
 
 
 def run_graph(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
-              split: str, opts, seed: int, graph: NodeGraph) -> GraphRun:
-    """Run ``graph``'s nodes on the engine: each node's tasks are ``split``'s cut of its
-    layer's work restricted to its rows (:func:`band_work`); nodes with ``sync`` pay
-    ``host.band_sync_cycles`` once per core's deque (:func:`paying_tasks`). Tiles are numbered per layer, so all nodes of a layer
-    (its bands, its images) share that layer's tiles."""
-    inp = graph_inputs(wl, hw, units, owners, split, opts, seed, graph)
+              split: str, opts, seed: int, graph: NodeGraph, batch: int = 1) -> GraphRun:
+    """Run ``batch`` images of ``graph`` (:func:`replicate`) on the engine: each node's tasks
+    are ``split``'s cut of its layer's work restricted to its rows (:func:`band_work`);
+    nodes with ``sync`` pay ``host.band_sync_cycles`` once per core's deque
+    (:func:`paying_tasks`). Tiles are numbered per layer, so all nodes of a layer (its
+    bands, its images) share that layer's tiles."""
+    inp = graph_inputs(wl, hw, units, owners, split, opts, seed, graph, batch)
     start, end, ran_on, how, tile_start, release, node_end = simulate_kernel(*inp.args)
     vecs = layer_totals(inp.tasks, inp.node_ptr, inp.node_d, inp.units, ran_on, how,
                         opts.steal_latency_s, inp.arrays)
-    return GraphRun(graph, inp.tasks, inp.node_ptr, start, end, ran_on, how, tile_start,
+    return GraphRun(inp.graph, inp.tasks, inp.node_ptr, start, end, ran_on, how, tile_start,
                     release, node_end, vecs)
 
 
 def best_run(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list[np.ndarray],
-             balancer: str, opts, seed: int, graph: NodeGraph) -> GraphRun:
+             balancer: str, opts, seed: int, graph: NodeGraph, batch: int = 1) -> GraphRun:
     """:func:`run_graph` with each split ``balancer`` scores (static-balanced: its own and
     static-even), keeping the run that finishes first (its own on ties), as the DAG schedule
     does."""
-    runs = [run_graph(wl, hw, units, owners, sp, opts, seed, graph)
+    runs = [run_graph(wl, hw, units, owners, sp, opts, seed, graph, batch)
             for sp in BALANCERS.entry(balancer).splits]
     return min(runs, key=lambda r: r.makespan)
 

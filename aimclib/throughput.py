@@ -6,7 +6,8 @@ Two ways to run the batch (``throughput=``):
   (:func:`batch_workload`: B times the positions, the digital weights read from DRAM once per
   batch, the activations of all B images in the L2 when they fit together, else in DRAM),
   then the chosen schedule (barrier, DAG or pipelined) runs once.
-* ``"pipelined"``: the images flow through as one DAG (:func:`image_run`): image ``i``'s
+* ``"pipelined"``: the images flow through as one DAG (:func:`image_run`, the graph of
+  :func:`image_graph` copied per image by :func:`aimclib.pipelining.replicate`): image ``i``'s
   layer (or band) waits for image ``i``'s predecessors only (the barrier schedule's chain,
   the DAG's real predecessors or the pipelined schedule's bands); the engine interleaves the
   images on the shared cores, tiles and bus (earlier images first on ties).
@@ -24,7 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .accounting import energy_breakdown, powered_tile_seconds
-from .pipelining import GraphRun, band_graph, best_run, layer_graph, replicate
+from .pipelining import GraphRun, band_graph, best_run, layer_graph
 from .system import CpuConfig, SystemConfig
 from .workload import LayerWork, Workload
 
@@ -83,12 +84,11 @@ def batch_workload(wl: Workload, batch: int) -> Workload:
     return memo[batch]
 
 
-def image_graph(wl: Workload, schedule: str, batch: int):
-    """The nodes of ``batch`` images under ``schedule``: per image, the layers chained
-    (barrier), the layers with their real predecessors (dag) or the row bands (pipelined)."""
+def image_graph(wl: Workload, schedule: str):
+    """The nodes of one image under ``schedule``: the layers chained (barrier), the layers
+    with their real predecessors (dag) or the row bands (pipelined)."""
     net = wl.network
-    base = band_graph(net) if schedule == "pipelined" else layer_graph(net, schedule == "barrier")
-    return replicate(base, batch)
+    return band_graph(net) if schedule == "pipelined" else layer_graph(net, schedule == "barrier")
 
 
 def run_energy(hw: SystemConfig, run: GraphRun, tiles_per_layer, n_layers: int
@@ -108,6 +108,7 @@ def run_energy(hw: SystemConfig, run: GraphRun, tiles_per_layer, n_layers: int
 def image_run(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list, balancer: str,
               opts, seed: int, schedule: str, batch: int, tiles_per_layer) -> Throughput:
     """``throughput="pipelined"``: ``batch`` images through the network as one DAG."""
-    run = best_run(wl, hw, units, owners, balancer, opts, seed, image_graph(wl, schedule, batch))
+    run = best_run(wl, hw, units, owners, balancer, opts, seed, image_graph(wl, schedule),
+                   batch)
     energy, bd = run_energy(hw, run, tiles_per_layer, len(wl.layers))
     return Throughput(batch, "pipelined", run.makespan, energy, bd)

@@ -427,7 +427,8 @@ def test_band_dag_matches_reference_engine(case, batch):
     net, preset, cores, tiles, balancer = case
     r = simulate(net, preset, cores=cores, tiles=tiles)
     inp = graph_inputs(r.workload, r.system, r.units, r.owners, balancer, OPTS, 3,
-                       replicate(band_graph(net), batch))
+                       band_graph(net), batch)
+    assert len(inp.graph) == batch * len(band_graph(net))
     assume(len(inp.tasks) <= 400)  # the reference is slow
     _same(simulate_kernel(*inp.args), naive_engine.simulate(*inp.args))
 
@@ -452,3 +453,9 @@ def test_gantt_colours_layers_of_the_pipelined_schedule():
     assert {c.lower() for c in LAYER_COLOURS[:2]} <= drawn
     with pytest.raises(AimcError, match="colour_by must be one of kind, layer"):
         plot_gantt({"x": gantt_intervals(r.trace)}, colour_by="band")
+
+
+def test_a_batch_too_large_is_refused_before_it_is_built():
+    with pytest.raises(AimcError, match="MEMORY_LIMIT_BYTES.*reduce the batch"):
+        simulate("resnet50", "alpine-loose", tiles=192, schedule="pipelined", batch=4096,
+                 throughput="pipelined")
