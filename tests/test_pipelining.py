@@ -459,3 +459,30 @@ def test_a_batch_too_large_is_refused_before_it_is_built():
     with pytest.raises(AimcError, match="MEMORY_LIMIT_BYTES.*reduce the batch"):
         simulate("resnet50", "alpine-loose", tiles=192, schedule="pipelined", batch=4096,
                  throughput="pipelined")
+
+
+def test_docs_published_point_numbers():
+    """docs/model.md's ResNet-50 numbers at the published point."""
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "model.md").read_text()
+    kw = {"tiles": 192, "cores": 8}
+    loose = {s: simulate("resnet50", "alpine-loose", schedule=s, **kw)
+             for s in ("barrier", "dag", "pipelined")}
+    tight = {s: simulate("resnet50", "alpine-tight", schedule=s, **kw)
+             for s in ("barrier", "pipelined")}
+    ms = {f"{r.latency_s * 1e3:.2f} ms" for r in [*loose.values(), *tight.values()]}
+    for text in ms | {f"({loose['barrier'].latency_s / loose['pipelined'].latency_s:.2f}x",
+                      f"{loose['pipelined'].coverage:.1%}".replace("%", " %"),
+                      f"{loose['pipelined'].row_buffer_peak_bytes / 1e6:.2f} MB loose",
+                      f"{tight['pipelined'].row_buffer_peak_bytes / 1e6:.2f} MB tight"}:
+        assert text in doc, text
+    assert loose["pipelined"].summary()["row_buffers_fit_l2"]
+    assert not tight["pipelined"].summary()["row_buffers_fit_l2"]
+    flow = simulate("resnet50", "alpine-loose", batch=8, throughput="pipelined", **kw)
+    batch = simulate("resnet50", "alpine-loose", batch=8, **kw)
+    for text in (f"{flow.inferences_per_s:.2f} inferences/s",
+                 f"{flow.energy_per_inference_j * 1e3:.2f} mJ each",
+                 f"{1 / flow.latency_s:.2f}/s and {flow.energy_j * 1e3:.2f} mJ at batch 1",
+                 f"{batch.inferences_per_s:.2f}/s and "
+                 f"{batch.energy_per_inference_j * 1e3:.2f} mJ"):
+        assert text in doc, text
