@@ -5,7 +5,9 @@ each layer go on the system's tiles (:mod:`aimclib.allocation`), places those ti
 (:mod:`aimclib.placement`), cuts every layer into tasks and runs them on the event-driven
 engine (:mod:`aimclib.scheduling`), totals the energy (:mod:`aimclib.accounting`) and returns
 a :class:`~aimclib.results.SimResult`. The baseline is the same cores with no tiles and the
-static-balanced digital split.
+static-balanced digital split, under the same schedule. ``schedule=`` picks the barrier, DAG
+or pipelined schedule (:mod:`aimclib.pipelining`); ``batch=`` adds a throughput run
+(:mod:`aimclib.throughput`).
 """
 
 from __future__ import annotations
