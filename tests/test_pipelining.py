@@ -486,3 +486,18 @@ def test_docs_published_point_numbers():
                  f"{batch.inferences_per_s:.2f}/s and "
                  f"{batch.energy_per_inference_j * 1e3:.2f} mJ"):
         assert text in doc, text
+
+
+def test_explorer_offers_schedule_and_batch():
+    from aimclib.explorer import Explorer
+    kw = {"schedule": "pipelined", "batch": 4, "throughput": "pipelined"}
+    app = Explorer(network="resnet18", tiles=40, **kw)
+    want = simulate("resnet18", "alpine-tight", cores=8, tiles=40, **kw).summary()
+    row = app.table_frame().iloc[0]
+    assert row["schedule"] == "pipelined" and row["batch"] == 4
+    assert row["inferences_per_s"] == want["inferences_per_s"]
+    assert row["latency_ms"] == 1e3 * want["latency_s"]
+    app.controls["schedule"].value = "dag"
+    assert app.shown.schedule == "dag"
+    with pytest.raises(AimcError, match="batch must be one of 1, 2, 4, 8, 16"):
+        Explorer(network="resnet18", batch=3)
