@@ -20,13 +20,15 @@ import pandas as pd
 
 from .accounting import PARTS, energy_breakdown, gain, powered_tile_seconds
 from .balancing import BALANCERS
+from .errors import ParameterError
 from .network import Network
 from .placement import _owner_sequence
 from .scheduling import (STEAL_LATENCY_S, TASKS_PER_CORE, LayerKey, RunKey, arrays_of,
                          barrier_schedules, cache_of, chosen_schedules, workload_for)
 from .simulate import _inputs, _memory_guard, allocate_units_many, baseline
 from .system import SystemConfig
-from .validation import MAX_TILES, check_finite, check_int
+from .throughput import THROUGHPUTS
+from .validation import MAX_TILES, check_finite, check_int, check_schedule
 from .workload import Workload
 
 SUMMARY_COLUMNS = ("tiles", "latency_s", "energy_j", "baseline_latency_s", "baseline_energy_j",
@@ -40,13 +42,22 @@ def simulate_many(net: Network | str, hw: SystemConfig | str = "alpine-tight", *
                   balancer: str = "static-balanced", seed: int = 0,
                   objective: str = "latency", victim: str = "random",
                   steal_latency_s: float = STEAL_LATENCY_S,
-                  tasks_per_core: int = TASKS_PER_CORE, cores: int | None = None
+                  tasks_per_core: int = TASKS_PER_CORE, cores: int | None = None,
+                  schedule: str | None = None, batch: int = 1, throughput: str = "batch"
                   ) -> pd.DataFrame:
     """:func:`aimclib.simulate` (barrier mode) for every tile budget of ``tiles``: one row per
     budget with the scalars of :meth:`~aimclib.results.SimResult.summary` (latency in s,
     energy in J, speedup and energy gain against the all-digital baseline, coverage, tiles
     used) and the energy breakdown in J (``<component>_j``). Arguments as for
-    :func:`aimclib.simulate`; ``seed`` is the same for every budget."""
+    :func:`aimclib.simulate`; ``seed`` is the same for every budget. Only the barrier
+    schedule at batch 1 is batched here: ``schedule`` other than ``"barrier"`` or ``batch``
+    above 1 is refused (call :func:`aimclib.simulate` per budget for those)."""
+    schedule, batch, _ = check_schedule(schedule, False, batch, throughput,
+                                        where="simulate_many", throughputs=THROUGHPUTS)
+    if schedule != "barrier" or batch != 1:
+        what = f"schedule={schedule!r}" if schedule != "barrier" else f"batch={batch}"
+        raise ParameterError(f"simulate_many runs the barrier schedule at batch 1 only, got "
+                             f"{what}; call aimclib.simulate(...) for each budget instead")
     net, hw, opts, seed = _inputs("simulate_many", net, hw, allocation, balancer, objective,
                                   seed, victim, steal_latency_s, tasks_per_core, cores, None)
     budgets = [check_int(t, "tiles", low=0, high=MAX_TILES, where="simulate_many",

@@ -31,7 +31,9 @@ from .scheduling import VICTIMS
 from .simulate import OBJECTIVES, simulate
 from .system import (CpuConfig, PresetError, SystemConfig, describe, load_system, override_key,
                      preset_names, preset_path, user_preset_dir)
-from .validation import MAX_CORES, MAX_TILES, check_int, check_path_writable, json_text
+from .throughput import THROUGHPUTS
+from .validation import (MAX_CORES, MAX_TILES, SCHEDULES, check_int, check_path_writable,
+                         json_text)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -566,7 +568,17 @@ _SIM_SCALARS = ("latency_s", "energy_j", "baseline_latency_s", "baseline_energy_
          arg("--objective", default="latency", choices=OBJECTIVES,
              help="what optimal/greedy-benefit minimise (default: latency)"),
          arg("--dag", action="store_true",
-             help="let independent branches overlap instead of a barrier per layer"),
+             help="let independent branches overlap instead of a barrier per layer (the "
+             "same as --schedule dag)"),
+         arg("--schedule", choices=SCHEDULES,
+             help="barrier (default), dag (branches overlap) or pipelined (row bands of "
+             "consecutive layers overlap)"),
+         arg("--batch", type=int, default=1, metavar="B",
+             help="images of the throughput run: reports inferences/s and energy per "
+             "inference (default 1)"),
+         arg("--throughput", default="batch", choices=THROUGHPUTS,
+             help="how a batch runs: batch (each layer takes all images together, default) "
+             "or pipelined (the images flow through as a DAG)"),
          _UNKNOWN_OPS, _JSON)
 def run_simulate(args: argparse.Namespace) -> int:
     net = _load(args)
@@ -574,7 +586,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     cores, tiles = _sizes(args)
     r = simulate(net, cfg, allocation=args.allocation, balancer=args.balancer, seed=args.seed,
                  victim=args.victim, objective=args.objective, dag=args.dag, cores=cores,
-                 tiles=tiles)
+                 tiles=tiles, schedule=args.schedule, batch=args.batch,
+                 throughput=args.throughput)
     summary = r.summary()
     if args.json:
         print(json_text(summary, indent=2))
@@ -587,6 +600,17 @@ def run_simulate(args: argparse.Namespace) -> int:
              f"gain {r.energy_gain:.2f}x"],
             ["tiles", f"{r.tiles_used} used", "", f"coverage {r.coverage:.1%}"]]
     print(format_table(["", "with tiles", "all-digital", ""], rows))
+    if r.schedule != "barrier":
+        print(f"schedule: {r.schedule}")
+    if r.row_buffer_peak_bytes is not None:
+        fits = "fits" if summary["row_buffers_fit_l2"] else "does not fit"
+        print(f"row buffers: at most {r.row_buffer_peak_bytes / 1024:,.1f} KiB at once "
+              f"({fits} the {r.system.cpu.l2_bytes / 1024:,.0f} KiB L2)")
+    if r.throughput.batch > 1:
+        tp = r.throughput
+        print(f"batch of {tp.batch} ({tp.mode}): {_us(tp.latency_s)} µs, "
+              f"{tp.inferences_per_s:,.2f} inferences/s, "
+              f"{_uj(tp.energy_per_inference_j)} µJ per inference")
     return 0
 
 
@@ -605,6 +629,12 @@ def run_simulate(args: argparse.Namespace) -> int:
          arg("--balancer", metavar="NAMES", help=f"of {', '.join(BALANCERS)} "
              "(default: static-balanced)"),
          arg("--seed", metavar="S,...", help="work-stealing victim seeds (default: 0)"),
+         arg("--schedule", metavar="NAMES", help=f"of {', '.join(SCHEDULES)} "
+             "(default: barrier)"),
+         arg("--batch", metavar="B,...", help="images of the throughput run (default: 1); "
+             "adds the inferences_per_s and energy_per_inference_j columns"),
+         arg("--throughput", metavar="NAMES", help=f"of {', '.join(THROUGHPUTS)}: how a "
+             "batch runs (default: batch)"),
          arg("--set", action="append", default=[], metavar="SECTION.FIELD=V1,V2,...",
              help="values of one preset parameter, e.g. tile.mvm_latency_s=1e-7,2e-7 "
                   "(repeatable)"),
@@ -630,7 +660,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         return [_scalar(item) for item in items]
 
     grid = {key: values(f"--{key}", getattr(args, key)) for key in (
-        "network", "preset", "cores", "tiles", "coverage", "allocation", "balancer", "seed")
+        "network", "preset", "cores", "tiles", "coverage", "allocation", "balancer", "seed",
+        "schedule", "batch", "throughput")
         if getattr(args, key) is not None}
     sets = _set_items(args.set, "SECTION.FIELD=V1,V2,...")
     _no_conflict(sets, args, _SIZE_FLAGS)
@@ -657,9 +688,12 @@ def run_sweep(args: argparse.Namespace) -> int:
     rows = [[str(r[k]) for k in varied] + [
         str(r["tiles"]), _us(r["latency_s"]), f"{r['speedup']:.2f}x",
         f"{r['energy_gain']:.2f}x", f"{r.get('achieved_coverage', r['coverage']):.1%}"]
+        + ([f"{r['inferences_per_s']:,.2f}"] if "inferences_per_s" in r else [])
         for r in df.head(shown).to_dict("records")]
     print(format_table([*varied, "tiles", "latency µs", "speedup", "energy gain",
-                        "weights on tiles"], rows, left=len(varied)))
+                        "weights on tiles"]
+                       + (["inferences/s"] if "inferences_per_s" in df else []), rows,
+                       left=len(varied)))
     if len(df) > shown:
         print(f"... {len(df) - shown} more rows in {path}")
     return 0

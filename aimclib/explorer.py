@@ -53,7 +53,8 @@ from .plotting import GANTT_NAMES
 from .simulate import simulate
 from .studies import gantt_intervals
 from .system import load_system, preset_names
-from .validation import check_choice, check_float, check_int, check_seed
+from .throughput import THROUGHPUTS
+from .validation import SCHEDULES, check_choice, check_float, check_int, check_seed
 from .zoo import NETWORKS
 
 DIGITS = "digits_cnn"
@@ -74,6 +75,9 @@ MAX_CORES = 16
 MAX_TILES = 2200
 """Largest tile budget the tiles slider offers (enough to map every zoo network but vgg16)."""
 
+BATCHES = (1, 2, 4, 8, 16)
+"""Batch sizes the batch control offers (the throughput run; 1: latency only)."""
+
 GANTT_ROWS = MAX_CORES + 8
 """Most Gantt rows: one per core plus at most 8 rows of tile groups (``tile_bins``)."""
 
@@ -91,15 +95,20 @@ TABLE_COLUMNS = {
     "mac_coverage": ("MACs on tiles (fraction)", "{:.3f}"),
     "latency_ms": ("latency (ms)", "{:.4g}"), "energy_mj": ("energy (mJ)", "{:.4g}"),
     "speedup": ("speedup (x)", "{:.3f}"), "energy_gain": ("energy gain (x)", "{:.3f}"),
+    "schedule": ("schedule", None), "batch": ("batch", None),
+    "inferences_per_s": ("inferences/s", "{:.4g}"),
+    "energy_per_inference_mj": ("energy per inference (mJ)", "{:.4g}"),
 }
-"""Table column -> (header, number format; None: shown as is). ``latency_ms`` and ``energy_mj``
-are :meth:`SimResult.summary`'s ``latency_s`` and ``energy_j`` in ms and mJ."""
+"""Table column -> (header, number format; None: shown as is). ``latency_ms``, ``energy_mj``
+and ``energy_per_inference_mj`` are :meth:`SimResult.summary`'s ``latency_s``, ``energy_j``
+and ``energy_per_inference_j`` in ms and mJ."""
 
 
 def table_values(summary: dict) -> dict:
     """The table's values (:data:`TABLE_COLUMNS` order) from :meth:`SimResult.summary`."""
     scaled = dict(summary, latency_ms=1e3 * summary["latency_s"],
-                  energy_mj=1e3 * summary["energy_j"])
+                  energy_mj=1e3 * summary["energy_j"],
+                  energy_per_inference_mj=1e3 * summary["energy_per_inference_j"])
     return {col: scaled[col] for col in TABLE_COLUMNS}
 
 
@@ -119,6 +128,9 @@ class Setting:
     tiles: int
     allocation: str
     balancer: str
+    schedule: str = "barrier"
+    batch: int = 1
+    throughput: str = "batch"
 
     def system(self):
         """The :class:`SystemConfig` of this setting."""
@@ -272,7 +284,8 @@ class Explorer:
 
     Args: the starting setting (``network``: zoo name; ``preset``: system preset;
     ``coupling``: ``"tight"``, ``"loose"`` or None / ``"preset"`` for the preset's own;
-    ``cores``, ``tiles``; ``allocation``, ``balancer``), ``seed`` (work stealing's victim
+    ``cores``, ``tiles``; ``allocation``, ``balancer``; ``schedule``, ``batch`` (one of
+    :data:`BATCHES`), ``throughput``), ``seed`` (work stealing's victim
     choice), ``top_layers`` (bars in the slowest-layers chart), ``debounce_s`` (s between a
     change and its refresh; changes within it are coalesced).
 
@@ -284,7 +297,8 @@ class Explorer:
     def __init__(self, network: str = "resnet50", preset: str = "alpine-tight",
                  coupling: str | None = None, cores: int = 8, tiles: int = 128,
                  allocation: str = "optimal", balancer: str = "static-balanced",
-                 seed: int = 0, top_layers: int = 20, debounce_s: float = 0.02):
+                 seed: int = 0, top_layers: int = 20, debounce_s: float = 0.02,
+                 schedule: str = "barrier", batch: int = 1, throughput: str = "batch"):
         where = "Explorer"
         coupling = "preset" if coupling is None else coupling
         check_choice(network, "network", EXPLORER_NETWORKS, where=where)
@@ -294,6 +308,9 @@ class Explorer:
         check_int(tiles, "tiles", low=0, high=MAX_TILES, where=where)
         check_choice(allocation, "allocation", ALLOCATIONS, where=where)
         check_choice(balancer, "balancer", BALANCERS, where=where)
+        check_choice(schedule, "schedule", SCHEDULES, where=where)
+        check_choice(batch, "batch", BATCHES, where=where)
+        check_choice(throughput, "throughput", THROUGHPUTS, where=where)
         self.seed = check_seed(seed, where=where)
         self.debounce_s = check_float(debounce_s, "debounce_s", low=0.0, where=where)
         top_layers = check_int(top_layers, "top_layers", low=1, high=60, where=where)
@@ -315,6 +332,9 @@ class Explorer:
             "tiles": slider("tiles", tiles, MAX_TILES),
             "allocation": dropdown("allocation", ALLOCATIONS, allocation),
             "balancer": dropdown("balancer", BALANCERS, balancer),
+            "schedule": dropdown("schedule", SCHEDULES, schedule),
+            "batch": dropdown("batch", BATCHES, batch),
+            "throughput": dropdown("throughput", THROUGHPUTS, throughput),
         }
         self.progress = widgets.IntProgress(value=0, min=0, max=3, description="loading",
                                             style=style, bar_style="info",
@@ -333,7 +353,7 @@ class Explorer:
         self.status.add_class("aimclib-status")
         c = list(self.controls.values())
         self.widget = widgets.VBox([widgets.HBox(c[:3]), widgets.HBox(c[3:5]),
-                                    widgets.HBox(c[5:]),
+                                    widgets.HBox(c[5:7]), widgets.HBox(c[7:]),
                                     widgets.HBox([self.progress, self.status]),
                                     self.table, self.accuracy, self.images["gantt"],
                                     self.images["layers"]])
@@ -402,9 +422,11 @@ class Explorer:
             self._progress(2, f"simulating {s.network} on {hw.name} (first run builds its cost "
                               "tables; the very first run after an install compiles the "
                               "simulator, about 10 s)")
-        r = simulate(net, hw, allocation=s.allocation, balancer=s.balancer, seed=self.seed)
+        r = simulate(net, hw, allocation=s.allocation, balancer=s.balancer, seed=self.seed,
+                     schedule=s.schedule, batch=s.batch, throughput=s.throughput)
+        sched = "" if s.schedule == "barrier" else f", {s.schedule}"
         title = (f"{s.network}, {hw.coupling} coupling, {s.cores} cores, {s.tiles} tiles, "
-                 f"{s.allocation}, {s.balancer}: {1e3 * r.latency_s:.2f} ms, "
+                 f"{s.allocation}, {s.balancer}{sched}: {1e3 * r.latency_s:.2f} ms, "
                  f"{r.speedup:.2f}x")
         v = View(r.summary(), r, title, accuracy=self.accuracy_html(r, hw))
         self._seen.add((s.network, s.preset))

@@ -22,6 +22,7 @@ from matplotlib.patches import Patch
 from . import figstyle as fs
 from .network import Network
 from .studies import CORE_SHARES, achieved_coverage, layer_label, require_columns
+from .validation import check_choice
 
 COUPLING_MARKERS = {"tight": "o", "loose": "s"}
 """Markers that tell the couplings apart where colour shows something else (Pareto front)."""
@@ -399,16 +400,26 @@ GANTT_NAMES = {"digital": "core: digital work", "analog": "core: drives a tile",
 """Legend names of the Gantt interval kinds."""
 
 
+LAYER_COLOURS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77",
+                 "#CC6677", "#882255", "#AA4499")
+"""Colours :func:`plot_gantt` cycles through for ``colour_by="layer"`` (Paul Tol's muted
+scheme), in the order the layers first appear, so consecutive layers differ."""
+
+
 @fs.styled
 def plot_gantt(panels: dict, time_scale: float = 1e3, time_unit: str = "ms",
-               title: str | None = None, xlabel: str = "time", ncols: int = 1) -> Figure:
+               title: str | None = None, xlabel: str = "time", ncols: int = 1,
+               colour_by: str = "kind") -> Figure:
     """Gantt charts stacked on one time axis: ``panels`` maps a panel title to the intervals of
     :func:`aimclib.studies.gantt_intervals`. Rows are cores then tiles; colours are the
-    interval kinds (:data:`aimclib.figstyle.WORK`); a row is idle (pale grey) wherever it has
+    interval kinds (:data:`aimclib.figstyle.WORK`), or with ``colour_by="layer"`` the layers
+    (:data:`LAYER_COLOURS` in turn: a pipelined schedule's overlapping layers show as
+    interleaved colours); a row is idle (pale grey) wherever it has
     no interval until its panel's last interval ends. Times are multiplied by ``time_scale``
     and the x axis reads ``"{xlabel} ({time_unit})"``. With ``ncols`` > 1 the panels fill
     columns first (e.g. tight in the left column, loose in the right).
     """
+    check_choice(colour_by, "colour_by", ("kind", "layer"), where="plot_gantt")
     sizes = [max(1, int(p["row_pos"].max()) + 1) if len(p) else 1 for p in panels.values()]
     nrows = math.ceil(len(panels) / ncols)
     heights = [max(sizes[r + nrows * c] for c in range(ncols) if r + nrows * c < len(sizes))
@@ -424,12 +435,16 @@ def plot_gantt(panels: dict, time_scale: float = 1e3, time_unit: str = "ms",
         end = float(iv["end_s"].max()) * time_scale if len(iv) else 0.0
         ax.broken_barh([(0.0, end)], (-0.5, n_rows), facecolors=fs.WORK["idle"],
                        linewidth=0, zorder=0)
-        for (pos, kind), part in iv.groupby(["row_pos", "kind"], sort=False):
+        order = {lay: k for k, lay in enumerate(dict.fromkeys(iv["layer"]))}
+        for (pos, key), part in iv.groupby(["row_pos", colour_by], sort=False):
             bars = list(zip(part["start_s"] * time_scale,
                             (part["end_s"] - part["start_s"]) * time_scale))
-            ax.broken_barh(bars, (pos - 0.42, 0.84), facecolors=fs.WORK[kind], linewidth=0,
+            colour = (fs.WORK[key] if colour_by == "kind"
+                      else LAYER_COLOURS[order[key] % len(LAYER_COLOURS)])
+            ax.broken_barh(bars, (pos - 0.42, 0.84), facecolors=colour, linewidth=0,
                            zorder=1)
-            kinds_seen.add(kind)
+            if colour_by == "kind":
+                kinds_seen.add(key)
         for pos in range(n_rows):  # white separators between rows keep idle rows apart
             ax.axhline(pos + 0.5, color="white", lw=0.5, zorder=2)
         labels = iv.drop_duplicates("row_pos").set_index("row_pos")["row"]
@@ -441,6 +456,10 @@ def plot_gantt(panels: dict, time_scale: float = 1e3, time_unit: str = "ms",
     for ax in grid[-1]:
         ax.set_xlabel(f"{xlabel} ({time_unit})")
     axes[0].set_xlim(left=0)
+    if colour_by == "layer":
+        if title:
+            fig.suptitle(f"{title} (colours: consecutive layers)")
+        return fig
     order = [k for k in GANTT_NAMES if k in kinds_seen]
     fig.legend(handles=[Patch(color=fs.WORK[k], label=GANTT_NAMES[k]) for k in order],
                loc="outside upper center", ncols=len(order),

@@ -12,8 +12,10 @@ import pandas as pd
 from .accounting import PARTS, gain
 from .engine import RAN_ANALOG, RAN_STOLEN_DIGITAL
 from .network import Network
+from .pipelining import GraphRun, row_buffers, task_bands
 from .scheduling import BalancerOptions
 from .system import SystemConfig
+from .throughput import Throughput
 from .workload import Workload
 
 
@@ -23,7 +25,12 @@ class SimResult:
 
     Scalars: ``latency_s``, ``energy_j``, ``baseline_latency_s``, ``baseline_energy_j``,
     ``speedup``, ``energy_gain``, ``coverage`` (share of the network's MVM weights on tiles),
-    ``tiles_used``. Tables (pandas): ``layers``, ``cores``, ``tiles``, ``trace``.
+    ``tiles_used``; the throughput run (:class:`~aimclib.throughput.Throughput`):
+    ``inferences_per_s``, ``energy_per_inference_j``. Tables (pandas): ``layers``, ``cores``,
+    ``tiles``, ``trace``; the pipelined schedule's ``row_buffers``.
+
+    ``schedule`` is ``"barrier"``, ``"dag"`` (``dag`` is True) or ``"pipelined"`` (``bands``
+    holds its band run: every layer's tasks are its bands' tasks, times absolute).
     """
 
     network: Network
@@ -45,6 +52,9 @@ class SimResult:
     baseline_latency_s: float
     baseline_energy_j: float
     baseline_breakdown: dict
+    schedule: str = "barrier"
+    bands: GraphRun | None = None
+    throughput: Throughput | None = None
 
     @property
     def speedup(self) -> float:
@@ -82,8 +92,43 @@ class SimResult:
         on = sum(w.info.m * m[3] for w, m in zip(self.workload.layers, self._mapped))
         return on / total if total else 0.0
 
+    @property
+    def inferences_per_s(self) -> float:
+        """Images per second of the throughput run (1/s; batch 1: ``1 / latency_s``)."""
+        return self.throughput.inferences_per_s
+
+    @property
+    def energy_per_inference_j(self) -> float:
+        """Energy per image of the throughput run (J; batch 1: ``energy_j``)."""
+        return self.throughput.energy_per_inference_j
+
+    @cached_property
+    def _row_buffers(self) -> tuple[pd.DataFrame, float] | None:
+        if self.bands is None:
+            return None
+        return row_buffers(self.network, self.bands, self.system)
+
+    @property
+    def row_buffers(self) -> pd.DataFrame | None:
+        """Pipelined schedule: the rows each layer's output holds at most (``peak_rows``,
+        ``peak_bytes``, B) against its whole tensor (``tensor_bytes``), one row per layer
+        (:func:`aimclib.pipelining.row_buffers`); None for the other schedules."""
+        return None if self._row_buffers is None else self._row_buffers[0]
+
+    @property
+    def row_buffer_peak_bytes(self) -> float | None:
+        """Pipelined schedule: the most bytes of rows all layers hold at once (B)."""
+        return None if self._row_buffers is None else self._row_buffers[1]
+
     def summary(self) -> dict:
-        """The scalar results as a JSON-friendly dict (the ``aimc simulate --json`` contract)."""
+        """The scalar results as a JSON-friendly dict (the ``aimc simulate --json`` contract).
+
+        Besides the batch-1 scalars: ``schedule``; the throughput run's ``batch``,
+        ``throughput`` (how it ran), ``batch_latency_s``, ``batch_energy_j``,
+        ``inferences_per_s`` (1/s) and ``energy_per_inference_j`` (J); for the pipelined
+        schedule ``row_buffer_peak_bytes`` (B) and ``row_buffers_fit_l2`` (else None)."""
+        peak = self.row_buffer_peak_bytes
+        tp = self.throughput
         return {
             "network": self.network.name, "preset": self.system.name,
             "coupling": self.system.coupling, "cores": self.system.cores,
@@ -94,7 +139,13 @@ class SimResult:
             "baseline_energy_j": self.baseline_energy_j, "speedup": self.speedup,
             "energy_gain": self.energy_gain, "coverage": self.coverage,
             "mac_coverage": self.mac_coverage, "tiles_used": self.tiles_used,
-            "breakdown": self.breakdown,
+            "breakdown": self.breakdown, "schedule": self.schedule, "batch": tp.batch,
+            "throughput": tp.mode, "batch_latency_s": tp.latency_s,
+            "batch_energy_j": tp.energy_j, "inferences_per_s": tp.inferences_per_s,
+            "energy_per_inference_j": tp.energy_per_inference_j,
+            "row_buffer_peak_bytes": peak,
+            "row_buffers_fit_l2": None if peak is None else bool(
+                peak <= self.system.cpu.l2_bytes),
         }
 
     @cached_property
@@ -121,13 +172,16 @@ class SimResult:
     @cached_property
     def trace(self) -> pd.DataFrame:
         """Busy intervals: one row per task on its core (``resource='core'``) and, for analog
-        tasks, on its tile (``resource='tile'``); absolute times in s."""
+        tasks, on its tile (``resource='tile'``); absolute times in s. ``band``: the task's
+        row band within its layer (pipelined schedule; 0 otherwise)."""
         frames = []
         tile_base = np.concatenate([[0], np.cumsum([len(o) for o in self.owners])])
+        bands = None if self.bands is None else task_bands(self.bands)
         for i, (s, t0) in enumerate(zip(self.schedules, self.layer_start)):
             if len(s.tasks) == 0:
                 continue
-            off = 0.0 if self.dag else float(t0)
+            off = float(t0) if self.schedule == "barrier" else 0.0
+            band = np.zeros(len(s.tasks), np.int64) if bands is None else bands[s.a:s.b]
             t = s.tasks
             what = np.where(s.how == RAN_ANALOG, "analog",
                             np.where(s.how == RAN_STOLEN_DIGITAL, "stolen-digital", "digital"))
@@ -136,7 +190,7 @@ class SimResult:
             frames.append(pd.DataFrame({
                 "resource": "core", "id": s.ran_on, "layer": self.network.layers[i].name,
                 "task": np.arange(len(t)), "kind": what, "start_s": s.start + off,
-                "end_s": core_end + off}))
+                "end_s": core_end + off, "band": band}))
             an = s.how == RAN_ANALOG
             if an.any():
                 tile_ids = t.tile[an] + tile_base[i]
@@ -144,8 +198,8 @@ class SimResult:
                     "resource": "tile", "id": tile_ids, "layer": self.network.layers[i].name,
                     "task": np.flatnonzero(an), "kind": "mvm",
                     "start_s": s.tile_start[an] + off,
-                    "end_s": s.tile_start[an] + t.tile_s[an] + off}))
-        cols = ["resource", "id", "layer", "task", "kind", "start_s", "end_s"]
+                    "end_s": s.tile_start[an] + t.tile_s[an] + off, "band": band[an]}))
+        cols = ["resource", "id", "layer", "task", "kind", "start_s", "end_s", "band"]
         if not frames:
             return pd.DataFrame(columns=cols)
         return pd.concat(frames, ignore_index=True)[cols]

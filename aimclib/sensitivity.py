@@ -29,6 +29,7 @@ independent deterministic simulation, so the tables are identical whatever the e
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import math
 import multiprocessing
 import os
@@ -48,7 +49,7 @@ from .errors import ParameterError
 from .kernels import KERNEL_CLASSES
 from .loading import load_network
 from .simulate import simulate, tiles_for_coverage
-from .system import PlausibilityWarning, SystemConfig, describe, load_system
+from .system import SECTIONS, PlausibilityWarning, SystemConfig, describe, load_system
 from .validation import check_choice, check_float, check_int
 from .zoo import STUDY_NETWORKS
 
@@ -153,12 +154,14 @@ def varied_parameters(preset: str | SystemConfig = "alpine-tight",
     A parameter is varied when its status is in ``statuses`` and :func:`describe` gives it a
     non-degenerate range: a number with ``low < high``, or a choice with at least one plausible
     alternative besides its value. A range added to a preset joins the study with no change
-    here.
+    here. A parameter that moves only other schedules than the barrier schedule the study
+    runs (``host.band_sync_cycles``: the pipelined schedule's) is left out: it moves nothing.
     """
     out = []
     for row in describe(_system(preset)):
         rng = row["range"]
-        if row["status"] not in statuses or rng is None:
+        if (row["status"] not in statuses or rng is None
+                or not _moves_barrier(row["parameter"])):
             continue
         value = row["value"]
         if isinstance(value, str):
@@ -174,6 +177,13 @@ def varied_parameters(preset: str | SystemConfig = "alpine-tight",
         out.append(VariedParameter(row["parameter"], row["unit"], row["status"], value, ends,
                                    row["range_reason"]))
     return out
+
+
+def _moves_barrier(key: str) -> bool:
+    """Whether preset parameter ``key`` (``section.field``) can move the barrier schedule."""
+    section, name = key.split(".", 1)
+    meta = next(f.metadata for f in dataclasses.fields(SECTIONS[section]) if f.name == name)
+    return "barrier" in meta.get("schedules", ("barrier",))
 
 
 # ------------------------------------------------------------------------------ one point

@@ -5,7 +5,9 @@ each layer go on the system's tiles (:mod:`aimclib.allocation`), places those ti
 (:mod:`aimclib.placement`), cuts every layer into tasks and runs them on the event-driven
 engine (:mod:`aimclib.scheduling`), totals the energy (:mod:`aimclib.accounting`) and returns
 a :class:`~aimclib.results.SimResult`. The baseline is the same cores with no tiles and the
-static-balanced digital split.
+static-balanced digital split, under the same schedule. ``schedule=`` picks the barrier, DAG
+or pipelined schedule (:mod:`aimclib.pipelining`); ``batch=`` adds a throughput run
+(:mod:`aimclib.throughput`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ from .allocation import ALLOCATIONS, allocate
 from .balancing import BALANCERS
 from .loading import load_network
 from .network import Network
+from .pipelining import band_graph, best_run, layer_view
 from .placement import place_tiles, spread
 from .results import SimResult
 from .scheduling import (STEAL_LATENCY_S, TASKS_PER_CORE, BalancerOptions, LayerKey,
                          arrays_of, barrier_schedules, cache_of, chosen_schedules,
                          dag_schedules, layer_arrays, workload_for)
 from .system import SystemConfig, load_system
-from .validation import (check_bool, check_choice, check_finite, check_float, check_seed,
+from .throughput import THROUGHPUTS, Throughput, batch_workload, image_run
+from .validation import (check_choice, check_finite, check_float, check_schedule, check_seed,
                          out_of_memory)
 from .workload import Workload
 
@@ -84,11 +88,19 @@ def _cost_tables(wl: Workload, hw: SystemConfig, opts: BalancerOptions
 
 
 def _run(wl: Workload, hw: SystemConfig, units: np.ndarray, balancer: str,
-         opts: BalancerOptions, seed: int, dag: bool):
+         opts: BalancerOptions, seed: int, schedule: str):
+    """Place the tiles and run ``schedule``: owners, layer schedules, layer release and end
+    times (s), latency (s), energy (J), breakdown and the band run (pipelined, else None)."""
     arrays = arrays_of(wl)
     tiles_per_layer = arrays.tiles_for[arrays.unit_ptr[:-1] + units].tolist()
     owners = place_tiles(hw, tiles_per_layer)
-    if dag:
+    bands = None
+    if schedule == "pipelined":
+        bands = best_run(wl, hw, units, owners, balancer, opts, seed, band_graph(wl.network))
+        scheds, release, end = layer_view(bands, len(wl.layers))
+        vecs = scheds.vecs
+        latency = bands.makespan
+    elif schedule == "dag":
         scheds, release, end = dag_schedules(wl, hw, units, owners, balancer, opts, seed)
         vecs = layer_arrays(scheds)[1]
         latency = float(end.max())
@@ -100,7 +112,7 @@ def _run(wl: Workload, hw: SystemConfig, units: np.ndarray, balancer: str,
         latency = float(end[-1])
     tile_on = powered_tile_seconds(hw, latency, tiles_per_layer, end - release)
     energy, bd = energy_breakdown(hw, latency, np.sum(vecs, axis=0), tile_on)
-    return owners, scheds, release, end, latency, energy, bd
+    return owners, scheds, release, end, latency, energy, bd, bands
 
 
 def _allocation_inputs(wl: Workload, hw: SystemConfig, allocation: str, objective: str,
@@ -230,23 +242,44 @@ def _memory_guard(net: Network, hw: SystemConfig):
                             "the cores, tasks_per_core or the network's size") from None
 
 
-def baseline(wl: Workload, hw: SystemConfig, opts: BalancerOptions, seed: int, dag: bool
-             ) -> tuple[float, float, dict]:
+def baseline(wl: Workload, hw: SystemConfig, opts: BalancerOptions, seed: int,
+             schedule: bool | str) -> tuple[float, float, dict]:
     """Latency (s), energy (J) and breakdown of the all-digital baseline: the same cores, no
-    tiles, static-balanced (cached)."""
+    tiles, static-balanced, the same schedule (``schedule``: one of
+    :data:`~aimclib.validation.SCHEDULES`, or a bool: ``dag``) (cached)."""
+    if isinstance(schedule, (bool, np.bool_)):
+        schedule = "dag" if schedule else "barrier"
     memo = cache_of(wl).baselines
-    key = (hw.cores, opts, dag)
+    key = (hw.cores, opts, schedule)
     if key not in memo:
         memo[key] = _run(wl, hw.with_tiles(0), np.zeros(len(wl.layers), np.int64),
-                         "static-balanced", opts, seed, dag)[4:]
+                         "static-balanced", opts, seed, schedule)[4:7]
     return memo[key]
+
+
+def _throughput(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list,
+                balancer: str, opts: BalancerOptions, seed: int, schedule: str, batch: int,
+                mode: str, batch1: tuple[float, float, dict]) -> Throughput:
+    """The batch of ``batch`` images run as ``mode`` says (:mod:`aimclib.throughput`);
+    ``batch1``: the batch-1 latency, energy and breakdown (a batch of one)."""
+    if batch == 1:
+        return Throughput(1, mode, *batch1)
+    if mode == "batch":
+        latency, energy, bd = _run(batch_workload(wl, batch), hw, units, balancer, opts, seed,
+                                   schedule)[4:7]
+        return Throughput(batch, mode, latency, energy, bd)
+    arrays = arrays_of(wl)
+    tiles_per_layer = arrays.tiles_for[arrays.unit_ptr[:-1] + units].tolist()
+    return image_run(wl, hw, units, owners, balancer, opts, seed, schedule, batch,
+                     tiles_per_layer)
 
 
 def simulate(net: Network | str, hw: SystemConfig | str = "alpine-tight", *,
              allocation: str = "optimal", balancer: str = "static-balanced", seed: int = 0,
              dag: bool = False, objective: str = "latency", victim: str = "random",
              steal_latency_s: float = STEAL_LATENCY_S, tasks_per_core: int = TASKS_PER_CORE,
-             cores: int | None = None, tiles: int | None = None) -> SimResult:
+             cores: int | None = None, tiles: int | None = None, schedule: str | None = None,
+             batch: int = 1, throughput: str = "batch") -> SimResult:
     """Simulate ``net`` on ``hw`` with the tiles allocated by ``allocation`` and the cores
     balanced by ``balancer``.
 
@@ -256,23 +289,38 @@ def simulate(net: Network | str, hw: SystemConfig | str = "alpine-tight", *,
         allocation: one of :data:`aimclib.allocation.ALLOCATIONS`.
         balancer: one of :data:`aimclib.balancing.BALANCERS`.
         seed: seed of the work-stealing victim choice (results are identical for a seed).
-        dag: let independent branches overlap instead of a barrier after every layer.
+        dag: let independent branches overlap instead of a barrier after every layer (an
+            alias of ``schedule="dag"``).
         objective: what ``optimal`` and ``greedy-benefit`` minimise: ``latency`` or ``energy``.
         victim: work stealing's victim choice, ``random`` or ``most-loaded``.
         steal_latency_s: time to steal one task (s).
         tasks_per_core: chunks per core of each layer for work stealing.
         cores, tiles: override the system's core and tile counts.
+        schedule: ``"barrier"`` (a barrier after every layer), ``"dag"`` (independent
+            branches overlap) or ``"pipelined"`` (layers cut into row bands that start as
+            soon as the rows they read are made, :mod:`aimclib.pipelining`); None: ``dag``
+            decides.
+        batch: images of the throughput run (1: latency only); the result's
+            ``throughput`` reports inferences/s and energy per inference.
+        throughput: how a batch runs, ``"batch"`` (each layer takes all images' positions
+            together) or ``"pipelined"`` (the images flow through as a DAG), see
+            :mod:`aimclib.throughput`.
     """
     net, hw, opts, seed = _inputs("simulate", net, hw, allocation, balancer, objective, seed,
                                   victim, steal_latency_s, tasks_per_core, cores, tiles)
-    dag = check_bool(dag, "dag", where="simulate")
+    schedule, batch, throughput = check_schedule(schedule, dag, batch, throughput,
+                                                 where="simulate", throughputs=THROUGHPUTS)
     with _memory_guard(net, hw):
         wl = workload_for(net, hw)
         units = allocate_units(wl, hw, allocation, objective, opts)
-        owners, scheds, release, end, latency, energy, bd = _run(
-            wl, hw, units, balancer, opts, seed, dag)
-        b_lat, b_energy, b_bd = baseline(wl, hw, opts, seed, dag)
+        owners, scheds, release, end, latency, energy, bd, bands = _run(
+            wl, hw, units, balancer, opts, seed, schedule)
+        b_lat, b_energy, b_bd = baseline(wl, hw, opts, seed, schedule)
+        tput = _throughput(wl, hw, units, owners, balancer, opts, seed, schedule, batch,
+                           throughput, (latency, energy, bd))
     check_finite({"latency_s": latency, "energy_j": energy, "baseline_latency_s": b_lat,
-                  "baseline_energy_j": b_energy}, f"simulate {net.name} on {hw.name}")
-    return SimResult(net, hw, allocation, balancer, int(seed), bool(dag), opts, wl, units,
-                     owners, scheds, release, end, latency, energy, bd, b_lat, b_energy, b_bd)
+                  "baseline_energy_j": b_energy, "batch_latency_s": tput.latency_s,
+                  "batch_energy_j": tput.energy_j}, f"simulate {net.name} on {hw.name}")
+    return SimResult(net, hw, allocation, balancer, int(seed), schedule == "dag", opts, wl,
+                     units, owners, scheds, release, end, latency, energy, bd, b_lat, b_energy,
+                     b_bd, schedule=schedule, bands=bands, throughput=tput)

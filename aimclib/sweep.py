@@ -55,8 +55,10 @@ from .provenance import provenance, save_table
 from .scheduling import STEAL_LATENCY_S, TASKS_PER_CORE, VICTIMS
 from .simulate import OBJECTIVES, simulate, tiles_for_coverage
 from .system import SystemConfig, load_system, override_key, preset_path
-from .validation import (MAX_CORES, MAX_TASKS_PER_CORE, MAX_TILES, check_bool, check_choice,
-                         check_float, check_int, check_seed)
+from .throughput import THROUGHPUTS
+from .validation import (MAX_BATCH, MAX_CORES, MAX_TASKS_PER_CORE, MAX_TILES, SCHEDULES,
+                         check_bool, check_choice, check_float, check_int, check_schedule,
+                         check_seed)
 from .zoo import NETWORKS
 
 STUDIES = ("network", "layer")
@@ -180,6 +182,10 @@ def _coverage(value):
     return None if value is None else _number(0.0, 1.0)(value)
 
 
+def _schedule(value):
+    return None if value is None else check_choice(value, "value", SCHEDULES)
+
+
 # key -> (default, converter, what is accepted)
 _KEYS = {
     "network": (None, _text, "a zoo name or a path to an .onnx or .csv file"),
@@ -199,10 +205,15 @@ _KEYS = {
     "steal_latency_s": (STEAL_LATENCY_S, _number(0.0, 1.0), "a time from 0 to 1 s"),
     "tasks_per_core": (TASKS_PER_CORE, _integer(1, MAX_TASKS_PER_CORE),
                        f"an integer from 1 to MAX_TASKS_PER_CORE = {MAX_TASKS_PER_CORE}"),
+    "schedule": (None, _schedule,
+                 f"one of {', '.join(SCHEDULES)} (or None: the dag key decides)"),
+    "batch": (1, _integer(1, MAX_BATCH), f"an integer from 1 to MAX_BATCH = {MAX_BATCH}"),
+    "throughput": ("batch", _choice(THROUGHPUTS), f"one of {', '.join(THROUGHPUTS)}"),
 }
 STUDY_KEYS = {
     "network": ("network", "preset", "cores", "tiles", "coverage", "allocation", "balancer",
-                "seed", "dag", "objective", "victim", "steal_latency_s", "tasks_per_core"),
+                "seed", "dag", "objective", "victim", "steal_latency_s", "tasks_per_core",
+                "schedule", "batch", "throughput"),
     "layer": ("layer", "preset", "cores", "tiles", "balancer", "seed"),
 }
 """Grid keys each study accepts (besides ``"set:SECTION.FIELD"`` overrides); the first one
@@ -217,6 +228,10 @@ _LAYER_COLUMNS = ("layer", "kind", "gemm_m", "gemm_k", "gemm_n", "groups", "macs
                   "energy_j", "baseline_latency_s", "baseline_energy_j", "speedup",
                   "energy_gain", "coupling", "cores", "tiles")
 _BREAKDOWN_COLUMNS = tuple(col for c in COMPONENTS for col in (f"time_{c}_s", f"energy_{c}_j"))
+_THROUGHPUT_COLUMNS = ("inferences_per_s", "energy_per_inference_j")
+"""Computed for every network point (cached); a table shows them when its grid has a
+``schedule``, ``batch`` or ``throughput`` key (tables of other grids keep their columns)."""
+_THROUGHPUT_KEYS = ("schedule", "batch", "throughput")
 
 
 def _normalize_grid(grid, study: str) -> dict[str, list]:
@@ -379,6 +394,11 @@ class _Resolver:
         params = {k: point.get(k, _KEYS[k][0]) for k in keys}
         common = {"study": self.study, "aimclib": __version__, "code": code_identity()}
         if self.study == "network":
+            try:
+                check_schedule(params["schedule"], params["dag"], params["batch"],
+                               params["throughput"], throughputs=THROUGHPUTS)
+            except AimcError as exc:
+                raise type(exc)(f"grid point {index} ({_describe(point)}): {exc}") from None
             ident, source = self.network(params["network"])
             # a coverage target is resolved to a budget later: the preset's count is unused
             tiles = 0 if params["coverage"] is not None else params["tiles"]
@@ -416,7 +436,8 @@ def _breakdown(bd: dict) -> dict:
 
 def _network_point(network, system: SystemConfig, allocation: str, balancer: str, seed: int,
                    dag: bool, objective: str, victim: str, steal_latency_s: float,
-                   tasks_per_core: int, coverage: float | None) -> dict:
+                   tasks_per_core: int, coverage: float | None, schedule: str | None = None,
+                   batch: int = 1, throughput: str = "batch") -> dict:
     """One whole-network simulation; a coverage target first becomes the nearest budget."""
     net = load_network(network)
     hw = system
@@ -424,13 +445,16 @@ def _network_point(network, system: SystemConfig, allocation: str, balancer: str
         hw = hw.replace(tiles=tiles_for_coverage(net, hw, coverage, allocation, objective))
     r = simulate(net, hw, allocation=allocation, balancer=balancer, seed=seed, dag=dag,
                  objective=objective, victim=victim, steal_latency_s=steal_latency_s,
-                 tasks_per_core=tasks_per_core)
+                 tasks_per_core=tasks_per_core, schedule=schedule, batch=batch,
+                 throughput=throughput)
     return {"coupling": hw.coupling, "cores": hw.cores, "tiles": hw.tiles,
             "latency_s": float(r.latency_s), "energy_j": float(r.energy_j),
             "baseline_latency_s": float(r.baseline_latency_s),
             "baseline_energy_j": float(r.baseline_energy_j), "speedup": float(r.speedup),
             "energy_gain": float(r.energy_gain), "coverage": float(r.coverage),
             "mac_coverage": float(r.mac_coverage), "tiles_used": int(r.tiles_used),
+            "inferences_per_s": float(r.inferences_per_s),
+            "energy_per_inference_j": float(r.energy_per_inference_j),
             **_breakdown(r.breakdown)}
 
 
@@ -461,7 +485,8 @@ def _run_chunk(study: str, tasks: list[dict]) -> list[dict]:
 # ------------------------------------------------------------------------------ cache
 def _result_columns(study: str) -> frozenset[str]:
     """The keys of one computed point of ``study`` (what a cache row must hold)."""
-    produced = _NETWORK_COLUMNS if study == "network" else _LAYER_COLUMNS[1:]
+    produced = (_NETWORK_COLUMNS + _THROUGHPUT_COLUMNS if study == "network"
+                else _LAYER_COLUMNS[1:])
     return frozenset(produced + _BREAKDOWN_COLUMNS)
 
 
@@ -724,7 +749,10 @@ def sweep(grid: Mapping, study: str = "network", executor: str = "processes",
             :func:`~aimclib.simulate.tiles_for_coverage`; excludes ``tiles``),
             ``allocation`` ("optimal"), ``balancer`` ("static-balanced"), ``seed`` (0),
             ``dag`` (False), ``objective`` ("latency"), ``victim`` ("random"),
-            ``steal_latency_s`` and ``tasks_per_core`` (the simulator's defaults).
+            ``steal_latency_s`` and ``tasks_per_core`` (the simulator's defaults),
+            ``schedule`` (None: ``dag`` decides; "barrier", "dag" or "pipelined"),
+            ``batch`` (1) and ``throughput`` ("batch"); a grid with one of the last three
+            also gets the ``inferences_per_s`` and ``energy_per_inference_j`` columns.
             ``study="layer"`` keys: ``layer`` (required: a :func:`layer_spec` string),
             ``preset``, ``cores``, ``tiles``, ``balancer``, ``seed``. Both accept
             ``"set:SECTION.FIELD"`` keys that override one preset parameter.
@@ -850,6 +878,8 @@ def _frame(study: str, keys: list[str], points: list[dict], results: list[dict]
     """Rows of grid values then results; a ``coverage`` grid key keeps the target and the
     achieved share goes to ``achieved_coverage``."""
     produced = (_NETWORK_COLUMNS if study == "network" else _LAYER_COLUMNS) + _BREAKDOWN_COLUMNS
+    if study == "network" and any(k in keys for k in _THROUGHPUT_KEYS):
+        produced = _NETWORK_COLUMNS + _THROUGHPUT_COLUMNS + _BREAKDOWN_COLUMNS
     target = study == "network" and "coverage" in keys
     rows = []
     for point, res in zip(points, results):

@@ -80,12 +80,17 @@ class PlausibleRange:
 
 
 def _p(unit: str, doc: str, minimum: float = 0.0, exclusive: bool = False,
-       maximum: float | None = None, integer: bool = False):
+       maximum: float | None = None, integer: bool = False,
+       schedules: tuple[str, ...] | None = None):
     """A parameter field: no default (presets must give every value), with unit and physical
     bounds: a value outside ``minimum .. maximum`` is not a possible machine (a clock under
-    1 MHz or over 100 GHz, an efficiency above 1, ...) and is an error."""
-    return field(metadata={"unit": unit, "doc": doc, "min": minimum, "exclusive": exclusive,
-                           "max": maximum, "integer": integer})
+    1 MHz or over 100 GHz, an efficiency above 1, ...) and is an error. ``schedules``: the
+    only schedules (:data:`aimclib.validation.SCHEDULES`) the parameter moves (None: all)."""
+    meta = {"unit": unit, "doc": doc, "min": minimum, "exclusive": exclusive, "max": maximum,
+            "integer": integer}
+    if schedules is not None:
+        meta["schedules"] = schedules
+    return field(metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,10 @@ class HostWorkConfig:
         "cycle", "tight coupling: hand-over of one chunk of partial sums between two cores "
         "through the shared L2 (release store, the consumer's acquire of the flag line)",
         maximum=1e9)
+    band_sync_cycles: float = _p(
+        "cycle", "pipelined schedule only: a core acquires the flag a row band's producer "
+        "bands released through the shared L2 before its first task of that band",
+        maximum=1e9, schedules=("pipelined",))
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,14 @@ meaning long before any real edge network."""
 MAX_SEED = 2**63 - 1
 """Largest seed: seeds are non-negative 64-bit integers (stored in int64 table columns)."""
 
+MAX_BATCH = 4096
+"""Largest batch of the throughput mode: a batch's tasks are held at once (the memory limit
+refuses a large network sooner)."""
+
+SCHEDULES = ("barrier", "dag", "pipelined")
+"""How a network's layers run: a barrier after every layer, the layers as a DAG (independent
+branches overlap), or the layers' row bands as a DAG (consecutive layers overlap)."""
+
 MEMORY_LIMIT_BYTES = 4 * 2**30
 """Most memory one simulation may allocate for its schedule arrays (estimated before it
 starts); beyond it a :class:`~aimclib.errors.LimitError` names what to reduce."""
@@ -301,8 +309,30 @@ def json_text(obj, **kwargs) -> str:
     return json.dumps(finite_json(obj), allow_nan=False, **kwargs)
 
 
-__all__ = ["MAX_CORES", "MAX_LAYER_WEIGHTS", "MAX_SEED", "MAX_TASKS_PER_CORE", "MAX_TILE_ROWS",
-           "MAX_TENSOR_ELEMENTS", "MAX_TILES", "MEMORY_LIMIT_BYTES", "check_bool",
-           "check_choice", "check_dir_writable", "check_finite", "check_float", "check_int",
-           "check_memory", "check_path_writable", "check_seed", "finite_json", "json_text",
-           "out_of_memory", "stream_seed"]
+def check_schedule(schedule, dag, batch, throughput, *, where: str = "",
+                   throughputs: Collection = ("batch", "pipelined")) -> tuple[str, int, str]:
+    """The schedule, batch and throughput mode of a simulation, checked together.
+
+    ``schedule`` is one of :data:`SCHEDULES` or None (then ``dag`` chooses: ``dag=True`` is
+    the alias of ``schedule="dag"``); ``dag=True`` with another schedule is an error.
+    ``batch`` is an integer from 1 to :data:`MAX_BATCH`; ``throughput`` one of
+    ``throughputs`` (any of them means the same at batch 1)."""
+    dag = check_bool(dag, "dag", where=where)
+    if schedule is None:
+        schedule = "dag" if dag else "barrier"
+    schedule = check_choice(schedule, "schedule", SCHEDULES, where=where)
+    if dag and schedule != "dag":
+        raise ParameterError(f"{_at(where)}dag=True asks for schedule='dag' but schedule="
+                             f"{schedule!r} was given; pass one of them (dag=True is an "
+                             f"alias of schedule='dag')")
+    batch = check_int(batch, "batch", low=1, high=MAX_BATCH, where=where, limit="MAX_BATCH")
+    throughput = check_choice(throughput, "throughput", tuple(throughputs), where=where)
+    return schedule, batch, throughput
+
+
+__all__ = ["MAX_BATCH", "MAX_CORES", "MAX_LAYER_WEIGHTS", "MAX_SEED", "MAX_TASKS_PER_CORE",
+           "MAX_TILE_ROWS", "MAX_TENSOR_ELEMENTS", "MAX_TILES", "MEMORY_LIMIT_BYTES",
+           "SCHEDULES", "check_bool", "check_choice", "check_dir_writable", "check_finite",
+           "check_float", "check_int", "check_memory", "check_path_writable",
+           "check_schedule", "check_seed", "finite_json", "json_text", "out_of_memory",
+           "stream_seed"]

@@ -30,7 +30,9 @@ def test_varied_parameters_follow_describe():
         rng = r["range"]
         expected = (r["status"] in ("assumed", "derived") and rng is not None
                     and (len(set(rng) - {r["value"]}) > 0 if isinstance(r["value"], str)
-                         else rng[0] < rng[1]))
+                         else rng[0] < rng[1])
+                    # the study runs the barrier schedule: a pipelined-only parameter is out
+                    and key != "host.band_sync_cycles")
         assert (key in varied) == expected, key
     k = varied["cpu.gemm_k_half"]
     assert k.ends == (("low", rows["cpu.gemm_k_half"]["range"][0]),

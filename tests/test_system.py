@@ -100,13 +100,13 @@ def test_every_field_has_unit_and_doc():
             assert f.metadata.get("unit"), f"{section}.{f.name} has no unit"
             assert len(f.metadata.get("doc", "")) > 10, f"{section}.{f.name} has no doc"
             n += 1
-    # 22 cpu + 12 tile + 4 host + 4 tight + 8 loose + 4 system = 54 parameters
-    assert n == 54
+    # 22 cpu + 12 tile + 5 host + 4 tight + 8 loose + 4 system = 55 parameters
+    assert n == 55
 
 
 def test_describe_lists_every_parameter_with_unit_and_status():
     rows = describe(load_system("alpine-tight"))
-    assert len(rows) == 54
+    assert len(rows) == 55
     by_name = {r["parameter"]: r for r in rows}
     clock = by_name["cpu.clock_hz"]
     assert clock["value"] == 2.0e9 and clock["unit"] == "Hz" and clock["status"] == "derived"
