@@ -31,7 +31,8 @@ from .scheduling import VICTIMS
 from .simulate import OBJECTIVES, simulate
 from .system import (CpuConfig, PresetError, SystemConfig, describe, load_system, override_key,
                      preset_names, preset_path, user_preset_dir)
-from .validation import MAX_CORES, MAX_TILES, check_int, check_path_writable, json_text
+from .validation import (MAX_CORES, MAX_TILES, REPLICATE_OFF, check_int, check_path_writable,
+                         check_replicate, json_text)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -567,6 +568,10 @@ _SIM_SCALARS = ("latency_s", "energy_j", "baseline_latency_s", "baseline_energy_
              help="what optimal/greedy-benefit minimise (default: latency)"),
          arg("--dag", action="store_true",
              help="let independent branches overlap instead of a barrier per layer"),
+         arg("--replicate", default="off", metavar="off|on|reuse>=X",
+             help="weight replication: off (default); on (optimal/greedy-benefit choose "
+                  "copies, other allocations copy every reused layer); reuse>=X (copy the "
+                  "layers with at least X output positions with the tiles left)"),
          _UNKNOWN_OPS, _JSON)
 def run_simulate(args: argparse.Namespace) -> int:
     net = _load(args)
@@ -574,13 +579,15 @@ def run_simulate(args: argparse.Namespace) -> int:
     cores, tiles = _sizes(args)
     r = simulate(net, cfg, allocation=args.allocation, balancer=args.balancer, seed=args.seed,
                  victim=args.victim, objective=args.objective, dag=args.dag, cores=cores,
-                 tiles=tiles)
+                 tiles=tiles, replicate=check_replicate(args.replicate, "--replicate"))
     summary = r.summary()
     if args.json:
         print(json_text(summary, indent=2))
         return 0
+    copies = f", replicate {r.replicate}" if r.replicate != REPLICATE_OFF else ""
     print(f"{net.name} on {cfg.name} ({r.system.coupling}, {r.system.cores} cores, "
-          f"{r.system.tiles} tiles), allocation {args.allocation}, balancer {args.balancer}")
+          f"{r.system.tiles} tiles), allocation {args.allocation}, balancer {args.balancer}"
+          f"{copies}")
     rows = [["latency", f"{_us(r.latency_s)} µs", f"{_us(r.baseline_latency_s)} µs",
              f"speedup {r.speedup:.2f}x"],
             ["energy", f"{_uj(r.energy_j)} µJ", f"{_uj(r.baseline_energy_j)} µJ",
@@ -605,6 +612,8 @@ def run_simulate(args: argparse.Namespace) -> int:
          arg("--balancer", metavar="NAMES", help=f"of {', '.join(BALANCERS)} "
              "(default: static-balanced)"),
          arg("--seed", metavar="S,...", help="work-stealing victim seeds (default: 0)"),
+         arg("--replicate", metavar="R,...",
+             help="weight replication settings: off, on, reuse>=X (default: off)"),
          arg("--set", action="append", default=[], metavar="SECTION.FIELD=V1,V2,...",
              help="values of one preset parameter, e.g. tile.mvm_latency_s=1e-7,2e-7 "
                   "(repeatable)"),
@@ -630,8 +639,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         return [_scalar(item) for item in items]
 
     grid = {key: values(f"--{key}", getattr(args, key)) for key in (
-        "network", "preset", "cores", "tiles", "coverage", "allocation", "balancer", "seed")
-        if getattr(args, key) is not None}
+        "network", "preset", "cores", "tiles", "coverage", "allocation", "balancer", "seed",
+        "replicate") if getattr(args, key) is not None}
     sets = _set_items(args.set, "SECTION.FIELD=V1,V2,...")
     _no_conflict(sets, args, _SIZE_FLAGS)
     for key, (_, text) in sets.items():

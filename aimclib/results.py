@@ -12,6 +12,7 @@ import pandas as pd
 from .accounting import PARTS, gain
 from .engine import RAN_ANALOG, RAN_STOLEN_DIGITAL
 from .network import Network
+from .replication import copies, tiles_used, unique_units
 from .scheduling import BalancerOptions
 from .system import SystemConfig
 from .workload import Workload
@@ -22,8 +23,11 @@ class SimResult:
     """The outcome of :func:`simulate` (times in s, energies in J).
 
     Scalars: ``latency_s``, ``energy_j``, ``baseline_latency_s``, ``baseline_energy_j``,
-    ``speedup``, ``energy_gain``, ``coverage`` (share of the network's MVM weights on tiles),
-    ``tiles_used``. Tables (pandas): ``layers``, ``cores``, ``tiles``, ``trace``.
+    ``speedup``, ``energy_gain``, ``coverage`` (share of the network's MVM weights on tiles,
+    each weight counted once), ``tiles_used`` (every copy counted). Tables (pandas):
+    ``layers``, ``cores``, ``tiles``, ``trace``. ``replicate``: the weight-replication
+    setting (canonical text, :mod:`aimclib.replication`); ``units`` may then exceed a layer's
+    units (unit-copies).
     """
 
     network: Network
@@ -45,6 +49,7 @@ class SimResult:
     baseline_latency_s: float
     baseline_energy_j: float
     baseline_breakdown: dict
+    replicate: str = "off"
 
     @property
     def speedup(self) -> float:
@@ -62,8 +67,8 @@ class SimResult:
                 out.append((0, 0, 0, 0))
             else:
                 u = int(self.units[w.index])
-                part = w.mapping.partial(u)
-                out.append((u, w.n_units, part.tiles_used, part.weights_covered))
+                part = w.mapping.partial(unique_units(w.mapping, u))
+                out.append((u, w.n_units, tiles_used(w.mapping, u), part.weights_covered))
         return out
 
     @property
@@ -89,7 +94,7 @@ class SimResult:
             "coupling": self.system.coupling, "cores": self.system.cores,
             "tiles": self.system.tiles, "allocation": self.allocation,
             "balancer": self.balancer, "seed": self.seed, "dag": self.dag,
-            "latency_s": self.latency_s, "energy_j": self.energy_j,
+            "replicate": self.replicate, "latency_s": self.latency_s, "energy_j": self.energy_j,
             "baseline_latency_s": self.baseline_latency_s,
             "baseline_energy_j": self.baseline_energy_j, "speedup": self.speedup,
             "energy_gain": self.energy_gain, "coverage": self.coverage,
@@ -99,7 +104,9 @@ class SimResult:
 
     @cached_property
     def layers(self) -> pd.DataFrame:
-        """One row per layer: mapping, timing and work."""
+        """One row per layer: mapping, timing and work. ``units_mapped`` counts unit-copies
+        (it exceeds ``units_total`` when the layer has copies); ``copies`` is the most copies
+        of any of its units (0: nothing mapped); ``tiles_used`` counts every copy."""
         rows = []
         for w, s, (u, nu, tu, wc), t0, t1 in zip(
                 self.workload.layers, self.schedules, self._mapped, self.layer_start,
@@ -108,7 +115,7 @@ class SimResult:
             parts = dict(zip(PARTS, s.vec.tolist()))
             rows.append({
                 "layer": info.name, "kind": info.kind, "units_mapped": u, "units_total": nu,
-                "tiles_used": tu, "weights": info.weights, "weights_on_tiles": wc,
+                "copies": copies(u, nu), "tiles_used": tu, "weights": info.weights, "weights_on_tiles": wc,
                 "coverage": wc / info.weights if info.weights else 0.0, "macs": info.macs,
                 "start_s": float(t0), "end_s": float(t1), "latency_s": float(t1 - t0),
                 "digital_core_s": parts["digital"],
@@ -193,10 +200,11 @@ class SimResult:
             an = s.how == RAN_ANALOG
             for j in range(len(owners)):
                 mine = an & (t.tile == j)
+                b = j % mp.tiles_full  # a copy's tile holds its original's block
                 rows.append({
                     "tile": gid, "layer": w.info.name, "owner_core": int(owners[j]),
-                    "rows_used": int(mp.tile_rows[j]), "cols_used": int(mp.tile_cols[j]),
-                    "utilisation": mp.tile_rows[j] * mp.tile_cols[j] / (mp.rows * mp.cols),
+                    "rows_used": int(mp.tile_rows[b]), "cols_used": int(mp.tile_cols[b]),
+                    "utilisation": mp.tile_rows[b] * mp.tile_cols[b] / (mp.rows * mp.cols),
                     "mvms": int(t.mvms[mine].sum()), "busy_s": float(t.tile_s[mine].sum()),
                     "energy_j": float(t.energy_j[mine].sum()) + static_w * on_s})
                 gid += 1

@@ -55,8 +55,8 @@ from .provenance import provenance, save_table
 from .scheduling import STEAL_LATENCY_S, TASKS_PER_CORE, VICTIMS
 from .simulate import OBJECTIVES, simulate, tiles_for_coverage
 from .system import SystemConfig, load_system, override_key, preset_path
-from .validation import (MAX_CORES, MAX_TASKS_PER_CORE, MAX_TILES, check_bool, check_choice,
-                         check_float, check_int, check_seed)
+from .validation import (MAX_CORES, MAX_TASKS_PER_CORE, MAX_TILES, REPLICATE_OFF, check_bool,
+                         check_choice, check_float, check_int, check_replicate, check_seed)
 from .zoo import NETWORKS
 
 STUDIES = ("network", "layer")
@@ -176,6 +176,13 @@ def _flag(value):
     return check_bool(value, "value")
 
 
+def _replicate(value):
+    try:
+        return check_replicate(value, "value")
+    except AimcError:
+        raise ValueError from None
+
+
 def _coverage(value):
     return None if value is None else _number(0.0, 1.0)(value)
 
@@ -194,6 +201,7 @@ _KEYS = {
     "balancer": ("static-balanced", _choice(BALANCERS), f"one of {', '.join(BALANCERS)}"),
     "seed": (0, check_seed, "an integer from 0 to 2**63 - 1"),
     "dag": (False, _flag, "True or False"),
+    "replicate": (REPLICATE_OFF, _replicate, "off, on or reuse>=X (X an integer >= 1)"),
     "objective": ("latency", _choice(OBJECTIVES), f"one of {', '.join(OBJECTIVES)}"),
     "victim": ("random", _choice(tuple(VICTIMS)), f"one of {', '.join(VICTIMS)}"),
     "steal_latency_s": (STEAL_LATENCY_S, _number(0.0, 1.0), "a time from 0 to 1 s"),
@@ -202,7 +210,8 @@ _KEYS = {
 }
 STUDY_KEYS = {
     "network": ("network", "preset", "cores", "tiles", "coverage", "allocation", "balancer",
-                "seed", "dag", "objective", "victim", "steal_latency_s", "tasks_per_core"),
+                "seed", "dag", "objective", "victim", "steal_latency_s", "tasks_per_core",
+                "replicate"),
     "layer": ("layer", "preset", "cores", "tiles", "balancer", "seed"),
 }
 """Grid keys each study accepts (besides ``"set:SECTION.FIELD"`` overrides); the first one
@@ -416,15 +425,17 @@ def _breakdown(bd: dict) -> dict:
 
 def _network_point(network, system: SystemConfig, allocation: str, balancer: str, seed: int,
                    dag: bool, objective: str, victim: str, steal_latency_s: float,
-                   tasks_per_core: int, coverage: float | None) -> dict:
-    """One whole-network simulation; a coverage target first becomes the nearest budget."""
+                   tasks_per_core: int, coverage: float | None,
+                   replicate: str = REPLICATE_OFF) -> dict:
+    """One whole-network simulation; a coverage target first becomes the nearest budget (of
+    the allocation without copies: with ``replicate`` the copies then share that budget)."""
     net = load_network(network)
     hw = system
     if coverage is not None:
         hw = hw.replace(tiles=tiles_for_coverage(net, hw, coverage, allocation, objective))
     r = simulate(net, hw, allocation=allocation, balancer=balancer, seed=seed, dag=dag,
                  objective=objective, victim=victim, steal_latency_s=steal_latency_s,
-                 tasks_per_core=tasks_per_core)
+                 tasks_per_core=tasks_per_core, replicate=replicate)
     return {"coupling": hw.coupling, "cores": hw.cores, "tiles": hw.tiles,
             "latency_s": float(r.latency_s), "energy_j": float(r.energy_j),
             "baseline_latency_s": float(r.baseline_latency_s),
@@ -724,7 +735,10 @@ def sweep(grid: Mapping, study: str = "network", executor: str = "processes",
             :func:`~aimclib.simulate.tiles_for_coverage`; excludes ``tiles``),
             ``allocation`` ("optimal"), ``balancer`` ("static-balanced"), ``seed`` (0),
             ``dag`` (False), ``objective`` ("latency"), ``victim`` ("random"),
-            ``steal_latency_s`` and ``tasks_per_core`` (the simulator's defaults).
+            ``steal_latency_s`` and ``tasks_per_core`` (the simulator's defaults),
+            ``replicate`` ("off"; "on" or "reuse>=X": weight replication, part of the cache
+            key; a ``coverage`` target resolves to the budget of the allocation without
+            copies).
             ``study="layer"`` keys: ``layer`` (required: a :func:`layer_spec` string),
             ``preset``, ``cores``, ``tiles``, ``balancer``, ``seed``. Both accept
             ``"set:SECTION.FIELD"`` keys that override one preset parameter.
