@@ -12,8 +12,8 @@ copy of unit 0, of unit 1, ..., then a third copy, and so on, up to ``n * max_co
   its outputs for a share of the positions; all row-block tiles of one copy process the same
   positions and add their partial sums on that copy's first tile);
 * **placement** (tight coupling): the layer's tiles take the cores the round-robin pointer
-  hands out (:mod:`aimclib.placement`, so the per-core tile counts do not change), sorted by
-  core, so that copies of one tile, ``tiles_full`` apart in the layer's tile order, sit on
+  hands out (:mod:`aimclib.placement`, so the per-core tile counts do not change), grouped by
+  core (:func:`copy_owners`), so that copies of one tile, ``tiles_full`` apart in the layer's tile order, sit on
   different cores whenever no core holds more than ``tiles_full`` of the layer's tiles (true
   when the copies do not exceed the tile-owning cores and the pointer still finds them free);
 * **cap**: a layer has at most :func:`copy_cap` copies: the cores that can drive them (tight:
@@ -152,12 +152,18 @@ def tiles_per_layer(wl: Workload, units) -> list[int]:
 
 
 def copy_owners(owners: np.ndarray, full: int) -> np.ndarray:
-    """Owners of a replicated layer's tiles: the cores handed out to it (``owners``), sorted,
-    so copies ``full`` tiles apart land on different cores when no core holds more than
-    ``full`` of them. Loose owners (-1) stay as they are."""
+    """Owners of a replicated layer's tiles: the cores handed out to it (``owners``) grouped
+    by core, cores in the order they first appear, so copies ``full`` tiles apart land on
+    different cores when no core holds more than ``full`` of them. (Grouping in order of
+    appearance rather than by core number makes a rotated hand-out a relabelling of the
+    cores, so the cost table's spread owners cost what the placed ones do.) Loose owners (-1)
+    stay as they are."""
     if len(owners) == 0 or owners[0] < 0:
         return owners
-    return np.sort(owners, kind="stable")
+    cores, first = np.unique(owners, return_index=True)
+    rank = np.empty(int(cores.max()) + 1, np.int64)
+    rank[cores] = np.argsort(np.argsort(first))
+    return owners[np.argsort(rank[owners], kind="stable")]
 
 
 def place_copies(wl: Workload, units, owners: list[np.ndarray]) -> list[np.ndarray]:
