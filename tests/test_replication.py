@@ -5,6 +5,8 @@ simulate_many against simulate."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import event, given, settings
@@ -241,3 +243,35 @@ def test_simulate_many_equals_simulate_with_copies(preset):
     assert table["tiles_used"].iloc[-1] > sum(
         w.mapping.tiles_full for w in workload_for(
             s.network, s.system).layers if w.mapping is not None)  # copies at 400 tiles
+
+
+# -------------------------------------------------------------------------- CLI, sweeps
+def test_cli_replicate(capsys):
+    from aimclib import cli
+    code = cli.main(["simulate", "resnet18", "--cores", "4", "--tiles", "250", "--replicate",
+                     "reuse>=64", "--json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    s = json.loads(out.out)
+    want = simulate("resnet18", cores=4, tiles=250, replicate=ReplicateRule(64)).summary()
+    assert s["replicate"] == "reuse>=64" and s["latency_s"] == want["latency_s"]
+    assert s["tiles_used"] == want["tiles_used"] > 201  # ResNet-18 maps once on 201 tiles
+    assert cli.main(["simulate", "resnet18", "--replicate", "maybe"]) == 2
+    assert "replicate must be" in capsys.readouterr().err
+
+
+def test_sweep_replicate_key_and_cache(tmp_path):
+    from aimclib.sweep import sweep
+    grid = {"network": "resnet18", "cores": 4, "tiles": [250],
+            "replicate": ["off", "on", "reuse>=64"]}
+    df = sweep(grid, executor="inprocess", progress=False, cache=tmp_path)
+    assert df["replicate"].tolist() == ["off", "on", "reuse>=64"]
+    for row in df.to_dict("records"):
+        s = simulate("resnet18", cores=4, tiles=250, replicate=row["replicate"])
+        assert row["latency_s"] == s.latency_s and row["tiles_used"] == s.tiles_used
+    assert df["latency_s"].nunique() == 3  # three cache entries, not one
+    again = sweep(grid, executor="inprocess", progress=False, cache=tmp_path)
+    assert again.attrs["sweep"]["cached"] == 3
+    with pytest.raises(AimcError, match="replicate"):
+        sweep({"network": "resnet18", "replicate": ["often"]}, executor="inprocess",
+              progress=False)
