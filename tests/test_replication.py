@@ -275,3 +275,27 @@ def test_sweep_replicate_key_and_cache(tmp_path):
     with pytest.raises(AimcError, match="replicate"):
         sweep({"network": "resnet18", "replicate": ["often"]}, executor="inprocess",
               progress=False)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_layer_cost_with_copies(preset):
+    """The single-layer cost scales past one copy: latency never rises with more tiles,
+    coverage stays 1, tiles used count every copy up to the cap (the cores)."""
+    from aimclib.layercost import layer_cost
+    info = one_layer().info[-1]
+    hw = load_system(preset)
+    prev = None
+    for t in range(0, 11):
+        c = layer_cost(info, hw, cores=4, tiles=t, replicate=True)
+        plain = layer_cost(info, hw, cores=4, tiles=t)
+        assert c.tiles_used == min(t, 4) and c.coverage == (1.0 if t else 0.0)
+        if t <= 1:
+            assert c.latency_s == plain.latency_s
+        if prev is not None:
+            assert c.latency_s <= prev
+        prev = c.latency_s
+    # 4 copies on 4 cores against one, static-even: a quarter (tight) of the latency
+    one = layer_cost(info, hw, cores=4, tiles=1, balancer="static-even")
+    four = layer_cost(info, hw, cores=4, tiles=4, balancer="static-even", replicate=True)
+    assert four.latency_s == pytest.approx(one.latency_s / 4,
+                                           rel=1e-12 if preset == "alpine-tight" else 0.01)
