@@ -212,7 +212,7 @@ STUDY_KEYS = {
     "network": ("network", "preset", "cores", "tiles", "coverage", "allocation", "balancer",
                 "seed", "dag", "objective", "victim", "steal_latency_s", "tasks_per_core",
                 "replicate"),
-    "layer": ("layer", "preset", "cores", "tiles", "balancer", "seed"),
+    "layer": ("layer", "preset", "cores", "tiles", "balancer", "seed", "replicate"),
 }
 """Grid keys each study accepts (besides ``"set:SECTION.FIELD"`` overrides); the first one
 is required."""
@@ -400,9 +400,11 @@ class _Resolver:
         else:
             layer = self.layer(params["layer"])
             hw, hw_dict = self.system(index, point, params, params["tiles"])
-            options = {"balancer": params["balancer"], "seed": params["seed"]}
+            options = {"balancer": params["balancer"], "seed": params["seed"],
+                       "replicate": params["replicate"]}
             key = {**common, "layer": layer, "system": hw_dict, "options": options}
-            shared = {"layer": layer, "balancer": params["balancer"]}
+            shared = {"layer": layer, "balancer": params["balancer"],
+                      "replicate": params["replicate"]}
             task = {"spec": params["layer"], "system": hw, **options}
         untiled = {s: v for s, v in hw_dict.items() if s != "system"}
         group = _canonical([key.get("network"), shared, untiled, hw.coupling,
@@ -445,11 +447,16 @@ def _network_point(network, system: SystemConfig, allocation: str, balancer: str
             **_breakdown(r.breakdown)}
 
 
-def _layer_point(spec: str, system: SystemConfig, balancer: str, seed: int) -> dict:
+def _layer_point(spec: str, system: SystemConfig, balancer: str, seed: int,
+                 replicate: str = REPLICATE_OFF) -> dict:
     """One layer's cost on ``system`` (its cores and tiles); the ``layer`` column comes
-    from the grid, so equal layers spelled differently share a cache entry."""
+    from the grid, so equal layers spelled differently share a cache entry. With
+    ``replicate`` "on" (or "reuse>=X" and at least X output positions) tiles beyond one full
+    mapping hold copies."""
     info = layer_spec(spec).info[0]
-    c = layer_cost(info, system, balancer=balancer, seed=seed)
+    copies = replicate == "on" or (replicate.startswith("reuse>=")
+                                   and info.m >= int(replicate.split(">=")[1]))
+    c = layer_cost(info, system, balancer=balancer, seed=seed, replicate=copies)
     return {"kind": _parse_spec(spec)[0], "gemm_m": int(info.m),
             "gemm_k": int(info.k), "gemm_n": int(info.n), "groups": int(info.g),
             "macs": int(info.macs), "weights": int(info.weights),
@@ -740,7 +747,8 @@ def sweep(grid: Mapping, study: str = "network", executor: str = "processes",
             key; a ``coverage`` target resolves to the budget of the allocation without
             copies).
             ``study="layer"`` keys: ``layer`` (required: a :func:`layer_spec` string),
-            ``preset``, ``cores``, ``tiles``, ``balancer``, ``seed``. Both accept
+            ``preset``, ``cores``, ``tiles``, ``balancer``, ``seed``, ``replicate``
+            (tiles beyond one full mapping hold copies). Both accept
             ``"set:SECTION.FIELD"`` keys that override one preset parameter.
         study: ``"network"`` or ``"layer"``.
         executor: ``"inprocess"``, ``"processes"`` (a spawn-based process pool of

@@ -299,3 +299,12 @@ def test_layer_cost_with_copies(preset):
     four = layer_cost(info, hw, cores=4, tiles=4, balancer="static-even", replicate=True)
     assert four.latency_s == pytest.approx(one.latency_s / 4,
                                            rel=1e-12 if preset == "alpine-tight" else 0.01)
+
+
+def test_layer_sweep_replicate():
+    from aimclib.sweep import sweep
+    df = sweep({"layer": "conv:3:64:7:224:2:3", "cores": 4,
+                "tiles": [1, 4], "replicate": ["off", "on"]}, study="layer",
+               executor="inprocess", progress=False)
+    assert df["tiles_used"].tolist() == [1, 1, 1, 4]
+    assert df["speedup"].iloc[3] > 3 * df["speedup"].iloc[1]
