@@ -80,6 +80,9 @@ GANTT_ROWS = MAX_CORES + 8
 SCREEN_DPI = 110
 """Pixels per inch of the rendered figures (the figures keep their printed sizes in inches)."""
 
+REPLICATE_CHOICES = ("off", "on")
+"""The explorer's weight-replication choices (:mod:`aimclib.replication`)."""
+
 VIEW_CACHE_SIZE = 64
 """Settings whose simulated view is kept, most recently used first."""
 
@@ -119,6 +122,7 @@ class Setting:
     tiles: int
     allocation: str
     balancer: str
+    replicate: str = "off"  # weight replication: "off" or "on" (aimclib.replication)
 
     def system(self):
         """The :class:`SystemConfig` of this setting."""
@@ -272,7 +276,8 @@ class Explorer:
 
     Args: the starting setting (``network``: zoo name; ``preset``: system preset;
     ``coupling``: ``"tight"``, ``"loose"`` or None / ``"preset"`` for the preset's own;
-    ``cores``, ``tiles``; ``allocation``, ``balancer``), ``seed`` (work stealing's victim
+    ``cores``, ``tiles``; ``allocation``, ``balancer``; ``replicate``: "off" or "on",
+    weight copies), ``seed`` (work stealing's victim
     choice), ``top_layers`` (bars in the slowest-layers chart), ``debounce_s`` (s between a
     change and its refresh; changes within it are coalesced).
 
@@ -284,7 +289,7 @@ class Explorer:
     def __init__(self, network: str = "resnet50", preset: str = "alpine-tight",
                  coupling: str | None = None, cores: int = 8, tiles: int = 128,
                  allocation: str = "optimal", balancer: str = "static-balanced",
-                 seed: int = 0, top_layers: int = 20, debounce_s: float = 0.02):
+                 seed: int = 0, replicate: str = "off", top_layers: int = 20, debounce_s: float = 0.02):
         where = "Explorer"
         coupling = "preset" if coupling is None else coupling
         check_choice(network, "network", EXPLORER_NETWORKS, where=where)
@@ -294,6 +299,7 @@ class Explorer:
         check_int(tiles, "tiles", low=0, high=MAX_TILES, where=where)
         check_choice(allocation, "allocation", ALLOCATIONS, where=where)
         check_choice(balancer, "balancer", BALANCERS, where=where)
+        check_choice(replicate, "replicate", REPLICATE_CHOICES, where=where)
         self.seed = check_seed(seed, where=where)
         self.debounce_s = check_float(debounce_s, "debounce_s", low=0.0, where=where)
         top_layers = check_int(top_layers, "top_layers", low=1, high=60, where=where)
@@ -315,6 +321,7 @@ class Explorer:
             "tiles": slider("tiles", tiles, MAX_TILES),
             "allocation": dropdown("allocation", ALLOCATIONS, allocation),
             "balancer": dropdown("balancer", BALANCERS, balancer),
+            "replicate": dropdown("replicate", REPLICATE_CHOICES, replicate),
         }
         self.progress = widgets.IntProgress(value=0, min=0, max=3, description="loading",
                                             style=style, bar_style="info",
@@ -402,9 +409,11 @@ class Explorer:
             self._progress(2, f"simulating {s.network} on {hw.name} (first run builds its cost "
                               "tables; the very first run after an install compiles the "
                               "simulator, about 10 s)")
-        r = simulate(net, hw, allocation=s.allocation, balancer=s.balancer, seed=self.seed)
+        r = simulate(net, hw, allocation=s.allocation, balancer=s.balancer, seed=self.seed,
+                     replicate=s.replicate)
         title = (f"{s.network}, {hw.coupling} coupling, {s.cores} cores, {s.tiles} tiles, "
-                 f"{s.allocation}, {s.balancer}: {1e3 * r.latency_s:.2f} ms, "
+                 f"{s.allocation}, {s.balancer}"
+                 f"{', copies' if s.replicate != 'off' else ''}: {1e3 * r.latency_s:.2f} ms, "
                  f"{r.speedup:.2f}x")
         v = View(r.summary(), r, title, accuracy=self.accuracy_html(r, hw))
         self._seen.add((s.network, s.preset))
@@ -455,7 +464,9 @@ class Explorer:
         if result.network.name != DIGITS:
             return (f"accuracy: computed for the trained <code>{DIGITS}</code> only (choose it "
                     "as the network)")
-        a = accuracy.accuracy_of(result.units, seeds=ACCURACY_SEEDS, rows=hw.tile.rows,
+        # copies hold the same weights (no device noise of their own): unique units count
+        units = [min(int(u), w.n_units) for u, w in zip(result.units, result.workload.layers)]
+        a = accuracy.accuracy_of(units, seeds=ACCURACY_SEEDS, rows=hw.tile.rows,
                                  cols=hw.tile.cols)
         return (f"accuracy on PCM tiles (t = 0 s, {len(ACCURACY_SEEDS)} device seeds): "
                 f"<b>{a['mean']:.2%} &plusmn; {a['std']:.2%}</b>; digital int8 "

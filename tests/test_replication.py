@@ -308,3 +308,21 @@ def test_layer_sweep_replicate():
                executor="inprocess", progress=False)
     assert df["tiles_used"].tolist() == [1, 1, 1, 4]
     assert df["speedup"].iloc[3] > 3 * df["speedup"].iloc[1]
+
+
+def test_explorer_replicate_control():
+    from aimclib.explorer import DIGITS, Explorer, table_cells
+    app = Explorer(network="alexnet", cores=2, tiles=80, top_layers=5, replicate="on")
+    s = app.setting()
+    assert s.replicate == "on"
+    want = simulate("alexnet", load_system(s.preset, cores=2, tiles=80), replicate=True)
+    for col, text in table_cells(want.summary()).items():
+        assert f'data-col="{col}">{text}<' in app.table.value
+    app.controls["replicate"].value = "off"
+    assert app.shown.replicate == "off"
+    with pytest.raises(AimcError, match="replicate"):
+        Explorer(replicate="sometimes")
+    # the accuracy readout counts unique units: copies hold the same weights
+    digits = Explorer(network=DIGITS, cores=4, tiles=200, top_layers=5, replicate="on")
+    r = digits.view(digits.setting()).result
+    assert "accuracy on PCM tiles" in digits.accuracy.value and r.coverage <= 1.0
