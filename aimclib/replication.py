@@ -32,6 +32,7 @@ its own allocation. ``docs/model.md`` ("Replication") has the model and a worked
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,10 +140,21 @@ def unit_positions(m: int, units: int, n: int) -> np.ndarray:
     return (m // c[j] + (k < m % c[j])).astype(np.int64)
 
 
+_UNITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def units_per_layer(wl: Workload) -> np.ndarray:
+    """Mapping units of every layer of ``wl`` (0 for non-MVM layers; cached, read-only)."""
+    n = _UNITS.get(wl)
+    if n is None:
+        n = _UNITS[wl] = np.array([w.n_units for w in wl.layers], np.int64)
+        n.flags.writeable = False
+    return n
+
+
 def replicated(wl: Workload, units) -> np.ndarray:
     """Which layers of ``wl`` have copies under ``units`` (bool per layer)."""
-    n = np.array([w.n_units for w in wl.layers], np.int64)
-    return np.asarray(units, np.int64) > n
+    return np.asarray(units, np.int64) > units_per_layer(wl)
 
 
 def tiles_per_layer(wl: Workload, units) -> list[int]:

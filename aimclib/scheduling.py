@@ -23,7 +23,7 @@ from .balancing import (BALANCERS, CostArrays, EvenCut, TaskSet, cost_arrays, ev
 from .engine import (VICTIM_MOST_LOADED, VICTIM_RANDOM, simulate_barrier_kernel,
                      simulate_kernel)
 from .network import Network
-from .replication import copy_tasks, replicated
+from .replication import copy_tasks, replicated, units_per_layer
 from .system import SystemConfig
 from .validation import (MAX_TASKS_PER_CORE, check_choice, check_float, check_int,
                          check_memory, stream_seed, stream_seeds)
@@ -236,8 +236,9 @@ def _build_tasks(wl: Workload, hw: SystemConfig, requests: list[tuple],
     layer by layer."""
     groups: dict[str, list[int]] = {}
     parts: list = [None] * len(requests)
+    n_units = units_per_layer(wl)
     for j, r in enumerate(requests):
-        if r[1] > wl.layers[r[0]].n_units:  # a layer with copies: cut on its own
+        if r[1] > n_units[r[0]]:  # a layer with copies: cut on its own
             parts[j] = copy_tasks(wl.layers[r[0]], r[1], r[2], r[3], hw, opts.tasks_per_core)
         else:
             groups.setdefault(r[3], []).append(j)
