@@ -211,7 +211,7 @@ def test_copy_tasks_match_the_reference_engine(net, preset, cores, balancer, see
     wl = workload_for(net, hw)
     full = sum(w.mapping.tiles_full for w in wl.layers if w.mapping is not None)
     res = simulate(net, hw, tiles=2 * full, replicate="reuse>=1", balancer=balancer,
-                   seed=seed)
+                   seed=seed, allocation="layer-order")  # every layer mapped, then copies
     assert replicated(wl, res.units).any()  # the stem, at least, has copies
     steal = BALANCERS.entry(balancer).steals
     for w, u, s in zip(wl.layers, res.units, res.schedules):
