@@ -326,3 +326,15 @@ def test_explorer_replicate_control():
     digits = Explorer(network=DIGITS, cores=4, tiles=200, top_layers=5, replicate="on")
     r = digits.view(digits.setting()).result
     assert "accuracy on PCM tiles" in digits.accuracy.value and r.coverage <= 1.0
+
+
+@pytest.mark.parametrize("preset,off_ms,on_ms,conv1", [("alpine-tight", 45.58, 44.06, 4),
+                                                        ("alpine-loose", 45.03, 43.16, 3)])
+def test_published_point_numbers_in_the_docs(preset, off_ms, on_ms, conv1):
+    """docs/model.md section 13: ResNet-50, 8 cores, 192 tiles (41 % coverage), optimal."""
+    off = simulate("resnet50", preset, cores=8, tiles=192)
+    on = simulate("resnet50", preset, cores=8, tiles=192, replicate=True)
+    assert round(off.latency_s * 1e3, 2) == off_ms and round(on.latency_s * 1e3, 2) == on_ms
+    assert round(off.coverage, 3) == 0.411 and round(on.coverage, 3) == 0.385
+    assert off.tiles_used == on.tiles_used == 192
+    assert on.layers.set_index("layer").loc["conv1", "copies"] == conv1
