@@ -481,11 +481,12 @@ def _balanced_tight(b: _Builder) -> None:
     cum = np.cumsum(cap, axis=1)
     before = cum - cap
     digital_total = m * b.eff_px
+    # the unused tiles' blocks, computed digitally (without copies in the original order of
+    # operations, so results without copies stay bit-identical)
+    unused_s = (m * float(alt_px[useless].sum()) if b.unit_px is None
+                else float((mt[useless] * alt_px[useless]).sum()))
 
-    hi = _makespan_level(load, cap, before, conv_ratio,
-                         digital_total + float((mt[useless] * alt_px[useless]).sum())
-                         if b.unit_px is not None else
-                         digital_total + m * float(alt_px[useless].sum()))
+    hi = _makespan_level(load, cap, before, conv_ratio, digital_total + unused_s)
     conv = np.clip(np.maximum(0.0, load - hi)[:, None] - before, 0.0, cap)
     keep = mt.copy()
     valid = slot >= 0
@@ -589,7 +590,8 @@ class Balancer:
     """A balancer.
 
     ``cut``: an :class:`EvenCut`, or ``cut(builder, tight, chunks)`` that cuts one layer
-    into tasks on a :class:`_Builder` (``chunks``: the options' tasks per core).
+    into tasks on a :class:`_Builder` (``chunks``: the options' tasks per core; a layer with
+    copies gives each tile ``builder.tile_px()`` output positions, not all of them).
     ``also_scores``: other registered balancers whose split of each layer is scored too, the
     fastest kept (this one's own on ties). ``steals``: idle cores steal tasks in the engine;
     ``seeded``: its schedules depend on the seed (the victim choice). ``line`` and ``hatch``

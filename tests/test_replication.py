@@ -5,7 +5,9 @@ simulate_many against simulate."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -338,3 +340,32 @@ def test_published_point_numbers_in_the_docs(preset, off_ms, on_ms, conv1):
     assert round(off.coverage, 3) == 0.411 and round(on.coverage, 3) == 0.385
     assert off.tiles_used == on.tiles_used == 192
     assert on.layers.set_index("layer").loc["conv1", "copies"] == conv1
+
+
+# ------------------------------------------------------------- the default path is unchanged
+GOLDEN = Path(__file__).parent / "data" / "replication_off_golden.json"
+GOLDEN_TILES = {"resnet18": 60, "mobilenet_v2": 90}
+GOLDEN_LAYER_COLUMNS = ["layer", "units_mapped", "units_total", "tiles_used",
+                        "weights_on_tiles", "start_s", "end_s", "digital_core_s",
+                        "analog_core_s", "mvms", "steals", "tile_mvm_energy_j", "dram_bytes"]
+
+
+def _digest(df) -> str:
+    return hashlib.sha256(json.dumps(df.to_dict(orient="list"), default=float).encode()
+                          ).hexdigest()
+
+
+@pytest.mark.parametrize("key", sorted(json.loads(GOLDEN.read_text())))
+def test_default_path_equals_the_code_before_replication(key):
+    """With replication off, summary scalars, the layers table (its columns before
+    replication) and the trace equal, bit for bit, what the code before replication computed
+    (tests/data/replication_off_golden.json, written by that code: 8 cores, seed 1)."""
+    net, preset, balancer, dag = key.split("|")
+    want = json.loads(GOLDEN.read_text())[key]
+    r = simulate(net, preset, cores=8, tiles=GOLDEN_TILES[net], balancer=balancer,
+                 dag=dag == "True", seed=1)
+    s = r.summary()
+    assert {k: s[k] for k in ("latency_s", "energy_j", "coverage", "tiles_used")} == {
+        k: want[k] for k in ("latency_s", "energy_j", "coverage", "tiles_used")}
+    assert _digest(r.layers[GOLDEN_LAYER_COLUMNS]) == want["layers"]
+    assert _digest(r.trace) == want["trace"]
