@@ -289,7 +289,8 @@ class Explorer:
     def __init__(self, network: str = "resnet50", preset: str = "alpine-tight",
                  coupling: str | None = None, cores: int = 8, tiles: int = 128,
                  allocation: str = "optimal", balancer: str = "static-balanced",
-                 seed: int = 0, replicate: str = "off", top_layers: int = 20, debounce_s: float = 0.02):
+                 seed: int = 0, replicate: str = "off", top_layers: int = 20,
+                 debounce_s: float = 0.02):
         where = "Explorer"
         coupling = "preset" if coupling is None else coupling
         check_choice(network, "network", EXPLORER_NETWORKS, where=where)

@@ -13,9 +13,10 @@ copy of unit 0, of unit 1, ..., then a third copy, and so on, up to ``n * max_co
   positions and add their partial sums on that copy's first tile);
 * **placement** (tight coupling): the layer's tiles take the cores the round-robin pointer
   hands out (:mod:`aimclib.placement`, so the per-core tile counts do not change), grouped by
-  core (:func:`copy_owners`), so that copies of one tile, ``tiles_full`` apart in the layer's tile order, sit on
-  different cores whenever no core holds more than ``tiles_full`` of the layer's tiles (true
-  when the copies do not exceed the tile-owning cores and the pointer still finds them free);
+  core (:func:`copy_owners`), so that copies of one tile, ``tiles_full`` apart in the layer's
+  tile order, sit on different cores whenever no core holds more than ``tiles_full`` of the
+  layer's tiles (true when the copies do not exceed the tile-owning cores and the pointer
+  still finds them free);
 * **cap**: a layer has at most :func:`copy_cap` copies: the cores that can drive them (tight:
   the tile-owning cores, one driver per copy; loose: the cores), and never more than its
   output positions (a linear layer, one position, has no copies). More copies could not run

@@ -115,7 +115,8 @@ class SimResult:
             parts = dict(zip(PARTS, s.vec.tolist()))
             rows.append({
                 "layer": info.name, "kind": info.kind, "units_mapped": u, "units_total": nu,
-                "copies": copies(u, nu), "tiles_used": tu, "weights": info.weights, "weights_on_tiles": wc,
+                "copies": copies(u, nu), "tiles_used": tu, "weights": info.weights,
+                "weights_on_tiles": wc,
                 "coverage": wc / info.weights if info.weights else 0.0, "macs": info.macs,
                 "start_s": float(t0), "end_s": float(t1), "latency_s": float(t1 - t0),
                 "digital_core_s": parts["digital"],

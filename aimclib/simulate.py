@@ -20,8 +20,8 @@ from .balancing import BALANCERS
 from .loading import load_network
 from .network import Network
 from .placement import place_tiles, spread
-from .replication import (ReplicateRule, apply_rule, copy_cap, copy_owners, expand_unit_tiles, max_units,
-                          parse_replicate, place_copies, replicated, rule_of)
+from .replication import (ReplicateRule, apply_rule, copy_cap, copy_owners, expand_unit_tiles,
+                          max_units, parse_replicate, place_copies, replicated, rule_of)
 from .replication import tiles_per_layer as copy_tiles_per_layer
 from .replication import tiles_used as copy_tiles_used
 from .results import SimResult
