@@ -197,9 +197,9 @@ def allocate_units_many(wl: Workload, hw: SystemConfig, budgets, allocation: str
 
 
 def coverage_of(wl: Workload, units: np.ndarray) -> float:
-    """Share of the network's MVM weights that ``units`` put on tiles."""
+    """Share of the network's MVM weights that ``units`` put on tiles (copies counted once)."""
     total = sum(w.info.weights for w in wl.layers)
-    covered = sum(w.mapping.partial(int(units[w.index])).weights_covered
+    covered = sum(w.mapping.partial(min(int(units[w.index]), w.n_units)).weights_covered
                   for w in wl.layers if w.mapping is not None)
     return covered / total if total else 0.0
 
