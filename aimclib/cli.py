@@ -440,12 +440,14 @@ def _layer_summary(cost: LayerCost, net: Network, cfg: SystemConfig) -> str:
          _PRESET, _SET,
          arg("--cores", type=int, metavar="P", help="cores to use (default: the preset's)"),
          arg("--tiles", type=int, metavar="T", help="AIMC tiles (default: the preset's)"),
+         arg("--replicate", action="store_true",
+             help="tiles beyond one full mapping hold copies of the weights"),
          _JSON)
 def run_layer(args: argparse.Namespace) -> int:
     net = _layer_network(args)
     cfg = _system(args)
     cores, tiles = _sizes(args)
-    cost = layer_cost(net.info[0], cfg, cores, tiles)
+    cost = layer_cost(net.info[0], cfg, cores, tiles, replicate=args.replicate)
     if args.json:
         print(json_text(cost.to_dict(), indent=2))
     else:

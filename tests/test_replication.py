@@ -369,3 +369,16 @@ def test_default_path_equals_the_code_before_replication(key):
         k: want[k] for k in ("latency_s", "energy_j", "coverage", "tiles_used")}
     assert _digest(r.layers[GOLDEN_LAYER_COLUMNS]) == want["layers"]
     assert _digest(r.trace) == want["trace"]
+
+
+def test_cli_layer_replicate(capsys):
+    from aimclib import cli
+    argv = ["layer", "--kind", "conv", "--cin", "3", "--cout", "64", "--k", "7", "--hw", "224",
+            "--stride", "2", "--pad", "3", "--cores", "4", "--tiles", "4", "--json"]
+    assert cli.main(argv) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert cli.main(argv + ["--replicate"]) == 0
+    four = json.loads(capsys.readouterr().out)
+    assert (one["tiles_used"], four["tiles_used"]) == (1, 4)
+    assert four["coverage"] == one["coverage"] == 1.0
+    assert four["latency_s"] < one["latency_s"] / 3
