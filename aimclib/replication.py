@@ -64,10 +64,6 @@ class ReplicateRule:
     def __post_init__(self):
         check_replicate(self, where="ReplicateRule")
 
-    @property
-    def text(self) -> str:
-        return f"reuse>={self.min_reuse}"
-
 
 def parse_replicate(value, where: str = "") -> str:
     """The canonical text of a replicate setting: ``"off"``, ``"on"`` or ``"reuse>=X"``.
