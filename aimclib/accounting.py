@@ -124,8 +124,18 @@ def layer_totals(tasks: TaskSet, ptr: np.ndarray, layers, units, ran_on: np.ndar
     as ``ran_on`` and ``how`` say."""
     layers = np.asarray(layers, np.int64)
     t, A = tasks, arrays
-    return _totals_kernel(ptr, layers, np.asarray(units, np.int64), A.tile_ptr[layers], t.core,
-                          t.tile, t.core_s, t.alt_s, t.iface_s, t.stall_s, t.host_s, t.mvms,
+    units, tile = np.asarray(units, np.int64), t.tile
+    n_units = A.unit_ptr[layers + 1] - A.unit_ptr[layers] - 1
+    if (units > n_units).any():
+        # copies (aimclib.replication): the digital part is the fully mapped layer's, and a
+        # copy tile's cells are its original's (tile numbers repeat every tiles_full)
+        units = np.minimum(units, n_units)
+        full = np.maximum(1, A.tile_ptr[layers + 1] - A.tile_ptr[layers])
+        req = np.zeros(len(tile), np.int64)  # each task's request
+        req[ptr[0]:ptr[-1]] = np.repeat(np.arange(len(layers)), np.diff(ptr))
+        tile = np.where(tile >= 0, tile % full[req], tile)
+    return _totals_kernel(ptr, layers, units, A.tile_ptr[layers], t.core,
+                          tile, t.core_s, t.alt_s, t.iface_s, t.stall_s, t.host_s, t.mvms,
                           t.tile_s, t.energy_j, t.bus_bytes, ran_on, how, steal_s, A.unit_ptr,
                           A.dram_bytes, A.cells, A.weight_bytes)
 

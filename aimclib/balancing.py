@@ -102,6 +102,9 @@ class _Builder:
         self.owners = owners
         self.columns: dict[str, list] = {f: [] for f in TASK_FIELDS}
         u = units
+        # output positions each mapped unit processes (None: every unit all ``pixels``);
+        # set for a layer with copies (:mod:`aimclib.replication`), whose copies split them
+        self.unit_px: np.ndarray | None = None
         self.d_px = float(work.digital_px_s[u])
         self.eff_px = _effective_px(work, u, sys, p)
         self.dram_px = float(work.digital_dram_bytes[u]) / work.pixels
@@ -152,6 +155,12 @@ class _Builder:
                   bus_s=bus_b / self.bus_bps, alt_s=pixels * float(self.w.alt_px_s[t]),
                   iface_s=iface, stall_s=stall, host_s=host, mvms=pixels, bus_bytes=bus_b,
                   energy_j=pixels * float(mc.energy_j[t]))
+
+    def tile_px(self) -> np.ndarray:
+        """Output positions each mapped tile processes (``pixels`` unless copies split them)."""
+        if self.unit_px is None:
+            return np.full(self.n_tiles, self.w.pixels, np.int64)
+        return self.unit_px[self.w.mapping.tile_unit[:self.n_tiles]]
 
     def build(self) -> TaskSet:
         return TaskSet(**{f: np.array(self.columns[f], dtype=dt)
@@ -451,6 +460,7 @@ def _balanced_tight(b: _Builder) -> None:
     computed digitally no slower than through the tile (a sparsely filled depthwise tile,
     say) is not used at all."""
     p, m, n_t = b.p, b.w.pixels, b.n_tiles
+    mt = b.tile_px()  # each tile's output positions (m unless copies split them)
     owners = b.owners[:n_t]
     a_px = b.a_px
     alt_px = np.asarray(b.w.alt_px_s[:n_t], dtype=np.float64)
@@ -464,28 +474,32 @@ def _balanced_tight(b: _Builder) -> None:
     for c in range(p):
         mine = np.flatnonzero((owners == c) & ~useless)
         mine = mine[np.argsort(ratio[mine], kind="stable")]
-        cap[c, :len(mine)] = m * a_px[mine]
+        cap[c, :len(mine)] = mt[mine] * a_px[mine]
         conv_ratio[c, :len(mine)] = ratio[mine]
         slot[c, :len(mine)] = mine
     load = cap.sum(axis=1)
     cum = np.cumsum(cap, axis=1)
     before = cum - cap
     digital_total = m * b.eff_px
+    # the unused tiles' blocks, computed digitally (without copies in the original order of
+    # operations, so results without copies stay bit-identical)
+    unused_s = (m * float(alt_px[useless].sum()) if b.unit_px is None
+                else float((mt[useless] * alt_px[useless]).sum()))
 
-    hi = _makespan_level(load, cap, before, conv_ratio,
-                         digital_total + m * float(alt_px[useless].sum()))
+    hi = _makespan_level(load, cap, before, conv_ratio, digital_total + unused_s)
     conv = np.clip(np.maximum(0.0, load - hi)[:, None] - before, 0.0, cap)
-    keep = np.full(n_t, m, dtype=np.int64)
+    keep = mt.copy()
     valid = slot >= 0
-    drop = np.ceil(conv[valid] / (m * a_px[slot[valid]]) * m - 1e-9).astype(np.int64)
-    keep[slot[valid]] = m - np.minimum(drop, m)
+    ms = mt[slot[valid]]
+    drop = np.ceil(conv[valid] / (ms * a_px[slot[valid]]) * ms - 1e-9).astype(np.int64)
+    keep[slot[valid]] = ms - np.minimum(drop, ms)
     keep[useless] = 0
     for t in range(n_t):
         b.analog(int(owners[t]), t, int(keep[t]), KIND_TIGHT)
     # deal converted tile work, then the digital remainder, into the cores' room under L
     analog_load = np.bincount(owners, weights=keep * a_px, minlength=p)
     room = np.maximum(0.0, hi - analog_load)
-    work = [(t, (m - keep[t]) * float(alt_px[t])) for t in range(n_t) if keep[t] < m]
+    work = [(t, (mt[t] - keep[t]) * float(alt_px[t])) for t in range(n_t) if keep[t] < mt[t]]
     work.append((-1, digital_total))
     c = 0
     for t, left in work:
@@ -511,7 +525,8 @@ def _balanced_tight(b: _Builder) -> None:
 def _balanced_loose(b: _Builder) -> None:
     """Longest-processing-time first over the analog chunks (each unit's positions cut into
     one chunk per core; a chunk drives all the unit's row-block tiles, so its partial sums
-    stay on one core), then the digital remainder water-filled over the cores."""
+    stay on one core), then the digital remainder water-filled over the cores. A copy of a
+    unit (:mod:`aimclib.replication`) is cut the same way from its share of the positions."""
     p, m = b.p, b.w.pixels
     load = np.zeros(p)
     items = []  # (duration, unit's tiles, pixels)
@@ -520,6 +535,9 @@ def _balanced_loose(b: _Builder) -> None:
         unit_of = b.w.mapping.tile_unit[:b.n_tiles]
         for u in range(int(unit_of[-1]) + 1):
             tiles = np.flatnonzero(unit_of == u)
+            if b.unit_px is not None:  # this copy's positions, one chunk per core
+                mu = int(b.unit_px[u])
+                parts = split_sizes(mu, -(-mu // p)) if mu >= p else np.array([mu])
             for part in parts:
                 items.append((float(b.mc.chunk_core_s(int(part))[tiles].sum()), tiles,
                               int(part)))
@@ -572,7 +590,8 @@ class Balancer:
     """A balancer.
 
     ``cut``: an :class:`EvenCut`, or ``cut(builder, tight, chunks)`` that cuts one layer
-    into tasks on a :class:`_Builder` (``chunks``: the options' tasks per core).
+    into tasks on a :class:`_Builder` (``chunks``: the options' tasks per core; a layer with
+    copies gives each tile ``builder.tile_px()`` output positions, not all of them).
     ``also_scores``: other registered balancers whose split of each layer is scored too, the
     fastest kept (this one's own on ties). ``steals``: idle cores steal tasks in the engine;
     ``seeded``: its schedules depend on the seed (the victim choice). ``line`` and ``hatch``

@@ -25,10 +25,11 @@ from .network import Network
 from .placement import _owner_sequence
 from .scheduling import (STEAL_LATENCY_S, TASKS_PER_CORE, LayerKey, RunKey, arrays_of,
                          barrier_schedules, cache_of, chosen_schedules, workload_for)
-from .simulate import _inputs, _memory_guard, allocate_units_many, baseline
+from .simulate import _inputs, _memory_guard, allocate_units_many, baseline, simulate
 from .system import SystemConfig
 from .throughput import THROUGHPUTS
-from .validation import MAX_TILES, check_finite, check_int, check_schedule
+from .validation import (MAX_TILES, REPLICATE_OFF, check_finite, check_int, check_replicate,
+                         check_schedule)
 from .workload import Workload
 
 SUMMARY_COLUMNS = ("tiles", "latency_s", "energy_j", "baseline_latency_s", "baseline_energy_j",
@@ -43,15 +44,17 @@ def simulate_many(net: Network | str, hw: SystemConfig | str = "alpine-tight", *
                   objective: str = "latency", victim: str = "random",
                   steal_latency_s: float = STEAL_LATENCY_S,
                   tasks_per_core: int = TASKS_PER_CORE, cores: int | None = None,
-                  schedule: str | None = None, batch: int = 1, throughput: str = "batch"
-                  ) -> pd.DataFrame:
+                  schedule: str | None = None, batch: int = 1, throughput: str = "batch",
+                  replicate=False) -> pd.DataFrame:
     """:func:`aimclib.simulate` (barrier mode) for every tile budget of ``tiles``: one row per
     budget with the scalars of :meth:`~aimclib.results.SimResult.summary` (latency in s,
     energy in J, speedup and energy gain against the all-digital baseline, coverage, tiles
     used) and the energy breakdown in J (``<component>_j``). Arguments as for
     :func:`aimclib.simulate`; ``seed`` is the same for every budget. Only the barrier
     schedule at batch 1 is batched here: ``schedule`` other than ``"barrier"`` or ``batch``
-    above 1 is refused (call :func:`aimclib.simulate` per budget for those)."""
+    above 1 is refused (call :func:`aimclib.simulate` per budget for those). With
+    ``replicate`` on (:mod:`aimclib.replication`) each budget is simulated by
+    :func:`aimclib.simulate` in turn (the batched path maps every layer at most once)."""
     schedule, batch, _ = check_schedule(schedule, False, batch, throughput,
                                         where="simulate_many", throughputs=THROUGHPUTS)
     if schedule != "barrier" or batch != 1:
@@ -62,6 +65,12 @@ def simulate_many(net: Network | str, hw: SystemConfig | str = "alpine-tight", *
                                   seed, victim, steal_latency_s, tasks_per_core, cores, None)
     budgets = [check_int(t, "tiles", low=0, high=MAX_TILES, where="simulate_many",
                          limit="MAX_TILES") for t in tiles]
+    replicate = check_replicate(replicate, where="simulate_many")
+    if replicate != REPLICATE_OFF:
+        return _one_by_one(net, hw, budgets, dict(
+            allocation=allocation, balancer=balancer, seed=seed, objective=objective,
+            victim=victim, steal_latency_s=steal_latency_s, tasks_per_core=tasks_per_core,
+            replicate=replicate))
     with _memory_guard(net, hw):
         wl = workload_for(net, hw)
         units = allocate_units_many(wl, hw, budgets, allocation, objective, opts)
@@ -92,6 +101,17 @@ def simulate_many(net: Network | str, hw: SystemConfig | str = "alpine-tight", *
     table.insert(8, "mac_coverage", mac_coverage)
     table.insert(9, "tiles_used", used)
     return table
+
+
+def _one_by_one(net: Network, hw: SystemConfig, budgets: list[int], kw: dict) -> pd.DataFrame:
+    """:func:`simulate_many`'s table from one :func:`aimclib.simulate` per budget."""
+    rows = []
+    for t in budgets:
+        s = simulate(net, hw, tiles=t, **kw).summary()
+        rows.append(tuple(s[c] for c in SUMMARY_COLUMNS)
+                    + tuple(v["joules"] for v in s["breakdown"].values()))
+        components = [f"{c}_j" for c in s["breakdown"]]
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS) + components)
 
 
 def _coverage(wl: Workload, units: np.ndarray) -> tuple[list, list, list]:

@@ -32,8 +32,8 @@ from .simulate import OBJECTIVES, simulate
 from .system import (CpuConfig, PresetError, SystemConfig, describe, load_system, override_key,
                      preset_names, preset_path, user_preset_dir)
 from .throughput import THROUGHPUTS
-from .validation import (MAX_CORES, MAX_TILES, SCHEDULES, check_int, check_path_writable,
-                         json_text)
+from .validation import (MAX_CORES, MAX_TILES, REPLICATE_OFF, SCHEDULES, check_int,
+                         check_path_writable, check_replicate, json_text)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -441,12 +441,14 @@ def _layer_summary(cost: LayerCost, net: Network, cfg: SystemConfig) -> str:
          _PRESET, _SET,
          arg("--cores", type=int, metavar="P", help="cores to use (default: the preset's)"),
          arg("--tiles", type=int, metavar="T", help="AIMC tiles (default: the preset's)"),
+         arg("--replicate", action="store_true",
+             help="tiles beyond one full mapping hold copies of the weights"),
          _JSON)
 def run_layer(args: argparse.Namespace) -> int:
     net = _layer_network(args)
     cfg = _system(args)
     cores, tiles = _sizes(args)
-    cost = layer_cost(net.info[0], cfg, cores, tiles)
+    cost = layer_cost(net.info[0], cfg, cores, tiles, replicate=args.replicate)
     if args.json:
         print(json_text(cost.to_dict(), indent=2))
     else:
@@ -579,6 +581,10 @@ _SIM_SCALARS = ("latency_s", "energy_j", "baseline_latency_s", "baseline_energy_
          arg("--throughput", default="batch", choices=THROUGHPUTS,
              help="how a batch runs: batch (each layer takes all images together, default) "
              "or pipelined (the images flow through as a DAG)"),
+         arg("--replicate", default="off", metavar="off|on|reuse>=X",
+             help="weight replication: off (default); on (optimal/greedy-benefit choose "
+                  "copies, other allocations copy every reused layer); reuse>=X (copy the "
+                  "layers with at least X output positions with the tiles left)"),
          _UNKNOWN_OPS, _JSON)
 def run_simulate(args: argparse.Namespace) -> int:
     net = _load(args)
@@ -587,13 +593,16 @@ def run_simulate(args: argparse.Namespace) -> int:
     r = simulate(net, cfg, allocation=args.allocation, balancer=args.balancer, seed=args.seed,
                  victim=args.victim, objective=args.objective, dag=args.dag, cores=cores,
                  tiles=tiles, schedule=args.schedule, batch=args.batch,
-                 throughput=args.throughput)
+                 throughput=args.throughput,
+                 replicate=check_replicate(args.replicate, "--replicate"))
     summary = r.summary()
     if args.json:
         print(json_text(summary, indent=2))
         return 0
+    copies = f", replicate {r.replicate}" if r.replicate != REPLICATE_OFF else ""
     print(f"{net.name} on {cfg.name} ({r.system.coupling}, {r.system.cores} cores, "
-          f"{r.system.tiles} tiles), allocation {args.allocation}, balancer {args.balancer}")
+          f"{r.system.tiles} tiles), allocation {args.allocation}, balancer {args.balancer}"
+          f"{copies}")
     rows = [["latency", f"{_us(r.latency_s)} µs", f"{_us(r.baseline_latency_s)} µs",
              f"speedup {r.speedup:.2f}x"],
             ["energy", f"{_uj(r.energy_j)} µJ", f"{_uj(r.baseline_energy_j)} µJ",
@@ -635,6 +644,8 @@ def run_simulate(args: argparse.Namespace) -> int:
              "adds the inferences_per_s and energy_per_inference_j columns"),
          arg("--throughput", metavar="NAMES", help=f"of {', '.join(THROUGHPUTS)}: how a "
              "batch runs (default: batch)"),
+         arg("--replicate", metavar="R,...",
+             help="weight replication settings: off, on, reuse>=X (default: off)"),
          arg("--set", action="append", default=[], metavar="SECTION.FIELD=V1,V2,...",
              help="values of one preset parameter, e.g. tile.mvm_latency_s=1e-7,2e-7 "
                   "(repeatable)"),
@@ -661,7 +672,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     grid = {key: values(f"--{key}", getattr(args, key)) for key in (
         "network", "preset", "cores", "tiles", "coverage", "allocation", "balancer", "seed",
-        "schedule", "batch", "throughput")
+        "schedule", "batch", "throughput", "replicate")
         if getattr(args, key) is not None}
     sets = _set_items(args.set, "SECTION.FIELD=V1,V2,...")
     _no_conflict(sets, args, _SIZE_FLAGS)

@@ -84,6 +84,9 @@ GANTT_ROWS = MAX_CORES + 8
 SCREEN_DPI = 110
 """Pixels per inch of the rendered figures (the figures keep their printed sizes in inches)."""
 
+REPLICATE_CHOICES = ("off", "on")
+"""The explorer's weight-replication choices (:mod:`aimclib.replication`)."""
+
 VIEW_CACHE_SIZE = 64
 """Settings whose simulated view is kept, most recently used first."""
 
@@ -96,6 +99,7 @@ TABLE_COLUMNS = {
     "latency_ms": ("latency (ms)", "{:.4g}"), "energy_mj": ("energy (mJ)", "{:.4g}"),
     "speedup": ("speedup (x)", "{:.3f}"), "energy_gain": ("energy gain (x)", "{:.3f}"),
     "schedule": ("schedule", None), "batch": ("batch", None),
+    "replicate": ("replicate", None),
     "inferences_per_s": ("inferences/s", "{:.4g}"),
     "energy_per_inference_mj": ("energy per inference (mJ)", "{:.4g}"),
 }
@@ -131,6 +135,7 @@ class Setting:
     schedule: str = "barrier"
     batch: int = 1
     throughput: str = "batch"
+    replicate: str = "off"  # weight replication: "off" or "on" (aimclib.replication)
 
     def system(self):
         """The :class:`SystemConfig` of this setting."""
@@ -285,7 +290,8 @@ class Explorer:
     Args: the starting setting (``network``: zoo name; ``preset``: system preset;
     ``coupling``: ``"tight"``, ``"loose"`` or None / ``"preset"`` for the preset's own;
     ``cores``, ``tiles``; ``allocation``, ``balancer``; ``schedule``, ``batch`` (one of
-    :data:`BATCHES`), ``throughput``), ``seed`` (work stealing's victim
+    :data:`BATCHES`), ``throughput``; ``replicate``: "off" or "on", weight copies),
+    ``seed`` (work stealing's victim
     choice), ``top_layers`` (bars in the slowest-layers chart), ``debounce_s`` (s between a
     change and its refresh; changes within it are coalesced).
 
@@ -298,7 +304,8 @@ class Explorer:
                  coupling: str | None = None, cores: int = 8, tiles: int = 128,
                  allocation: str = "optimal", balancer: str = "static-balanced",
                  seed: int = 0, top_layers: int = 20, debounce_s: float = 0.02,
-                 schedule: str = "barrier", batch: int = 1, throughput: str = "batch"):
+                 schedule: str = "barrier", batch: int = 1, throughput: str = "batch",
+                 replicate: str = "off"):
         where = "Explorer"
         coupling = "preset" if coupling is None else coupling
         check_choice(network, "network", EXPLORER_NETWORKS, where=where)
@@ -311,6 +318,7 @@ class Explorer:
         check_choice(schedule, "schedule", SCHEDULES, where=where)
         check_choice(batch, "batch", BATCHES, where=where)
         check_choice(throughput, "throughput", THROUGHPUTS, where=where)
+        check_choice(replicate, "replicate", REPLICATE_CHOICES, where=where)
         self.seed = check_seed(seed, where=where)
         self.debounce_s = check_float(debounce_s, "debounce_s", low=0.0, where=where)
         top_layers = check_int(top_layers, "top_layers", low=1, high=60, where=where)
@@ -335,6 +343,7 @@ class Explorer:
             "schedule": dropdown("schedule", SCHEDULES, schedule),
             "batch": dropdown("batch", BATCHES, batch),
             "throughput": dropdown("throughput", THROUGHPUTS, throughput),
+            "replicate": dropdown("replicate", REPLICATE_CHOICES, replicate),
         }
         self.progress = widgets.IntProgress(value=0, min=0, max=3, description="loading",
                                             style=style, bar_style="info",
@@ -423,10 +432,12 @@ class Explorer:
                               "tables; the very first run after an install compiles the "
                               "simulator, about 10 s)")
         r = simulate(net, hw, allocation=s.allocation, balancer=s.balancer, seed=self.seed,
-                     schedule=s.schedule, batch=s.batch, throughput=s.throughput)
+                     schedule=s.schedule, batch=s.batch, throughput=s.throughput,
+                     replicate=s.replicate)
         sched = "" if s.schedule == "barrier" else f", {s.schedule}"
+        copies = ", copies" if s.replicate != "off" else ""
         title = (f"{s.network}, {hw.coupling} coupling, {s.cores} cores, {s.tiles} tiles, "
-                 f"{s.allocation}, {s.balancer}{sched}: {1e3 * r.latency_s:.2f} ms, "
+                 f"{s.allocation}, {s.balancer}{sched}{copies}: {1e3 * r.latency_s:.2f} ms, "
                  f"{r.speedup:.2f}x")
         v = View(r.summary(), r, title, accuracy=self.accuracy_html(r, hw))
         self._seen.add((s.network, s.preset))
@@ -477,7 +488,9 @@ class Explorer:
         if result.network.name != DIGITS:
             return (f"accuracy: computed for the trained <code>{DIGITS}</code> only (choose it "
                     "as the network)")
-        a = accuracy.accuracy_of(result.units, seeds=ACCURACY_SEEDS, rows=hw.tile.rows,
+        # copies hold the same weights (no device noise of their own): unique units count
+        units = [min(int(u), w.n_units) for u, w in zip(result.units, result.workload.layers)]
+        a = accuracy.accuracy_of(units, seeds=ACCURACY_SEEDS, rows=hw.tile.rows,
                                  cols=hw.tile.cols)
         return (f"accuracy on PCM tiles (t = 0 s, {len(ACCURACY_SEEDS)} device seeds): "
                 f"<b>{a['mean']:.2%} &plusmn; {a['std']:.2%}</b>; digital int8 "

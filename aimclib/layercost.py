@@ -33,10 +33,11 @@ from .accounting import energy_breakdown, gain, powered_tile_seconds
 from .balancing import BALANCERS
 from .layers import LayerInfo
 from .placement import place_tiles
+from .replication import copy_owners, expand_unit_tiles, max_units, tiles_used
 from .scheduling import BalancerOptions, barrier_schedules
 from .system import SystemConfig
-from .validation import (MAX_CORES, MAX_TILES, check_choice, check_finite, check_int,
-                         check_seed)
+from .validation import (MAX_CORES, MAX_TILES, check_bool, check_choice, check_finite,
+                         check_int, check_seed)
 from .workload import Workload, layer_work
 
 CORE_COMPONENTS = ("digital", "interface", "tile_wait", "host", "steal", "idle")
@@ -104,8 +105,10 @@ class LayerCost:
 def _schedule_cost(wl: Workload, hw: SystemConfig, units: int, balancer: str,
                    opts: BalancerOptions, seed: int) -> Cost:
     w = wl.layers[0]
-    n_tiles = w.mapping.tiles_for(units) if w.mapping is not None else 0
+    n_tiles = tiles_used(w.mapping, units) if w.mapping is not None else 0
     owners = place_tiles(hw, [n_tiles])
+    if w.mapping is not None and units > w.n_units:  # copies on different cores
+        owners = [copy_owners(owners[0], w.mapping.tiles_full)]
     sched = barrier_schedules(wl, hw, np.array([units]), owners, balancer, opts, seed)[0]
     tile_on = powered_tile_seconds(hw, sched.makespan, [n_tiles], [sched.makespan])
     energy, bd = energy_breakdown(hw, sched.makespan, sched.vec, tile_on)
@@ -114,14 +117,18 @@ def _schedule_cost(wl: Workload, hw: SystemConfig, units: int, balancer: str,
 
 def layer_cost(info: LayerInfo, sys: SystemConfig, cores: int | None = None,
                tiles: int | None = None, balancer: str = "static-balanced", seed: int = 0,
-               options: BalancerOptions | None = None, map_all: bool = False) -> LayerCost:
+               options: BalancerOptions | None = None, map_all: bool = False,
+               replicate: bool = False) -> LayerCost:
     """Cost of one layer with ``cores`` cores and ``tiles`` tiles (defaults: the system's).
 
     The layer maps the number of units, up to as many as the tiles hold, that gives the
     lowest latency (the most units on ties); ``map_all=True`` maps every unit that fits even
     when that is slower (a sparsely filled depthwise tile, say). Non-MVM layers run digitally
     whatever the tiles (their speedup is 1, their energy gain below 1 when tiles burn static
-    power).
+    power). ``replicate=True`` lets tiles beyond one full mapping hold copies of the units
+    (:mod:`aimclib.replication`, at most :func:`~aimclib.replication.copy_cap` copies):
+    ``tiles_used`` then counts every copy, ``coverage`` the unique weights and
+    ``utilisation`` the cells of every used tile.
     """
     p = sys.cores if cores is None else cores
     t = sys.tiles if tiles is None else tiles
@@ -130,11 +137,16 @@ def layer_cost(info: LayerInfo, sys: SystemConfig, cores: int | None = None,
     t = check_int(t, "tiles", low=0, high=MAX_TILES, where=where, limit="MAX_TILES")
     check_choice(balancer, "balancer", BALANCERS, where=where)
     seed = check_seed(seed, where=where)
+    replicate = check_bool(replicate, "replicate", where=where)
     opts = options or BalancerOptions()
     hw = sys.replace(cores=p, tiles=t)
     w = layer_work(0, info, hw)
     wl = Workload(None, hw, (w,))
     units = w.mapping.units_within(int(t)) if w.mapping is not None else 0
+    if replicate and w.mapping is not None and units == w.n_units:
+        # unit-copies in order while they fit the tiles, up to the cap
+        cum = np.cumsum(expand_unit_tiles(w.mapping.unit_tiles, max_units(w, hw) // w.n_units))
+        units = int(np.searchsorted(cum, int(t), side="right"))
     cost = _schedule_cost(wl, hw, units, balancer, opts, seed)
     if not map_all:  # fewer units when mapping them all would slow the layer down
         for fewer in range(units - 1, -1, -1):
@@ -149,6 +161,12 @@ def layer_cost(info: LayerInfo, sys: SystemConfig, cores: int | None = None,
     if w.mapping is None:
         return LayerCost(info.name, info.kind, int(p), int(t), sys.coupling, 0, 0, 0.0, 0.0,
                          cost, base)
-    part = w.mapping.partial(units)
-    return LayerCost(info.name, info.kind, int(p), int(t), sys.coupling, part.tiles_used,
-                     w.mapping.tiles_full, part.coverage, part.utilisation, cost, base)
+    part = w.mapping.partial(min(units, w.n_units))
+    if units <= w.n_units:
+        return LayerCost(info.name, info.kind, int(p), int(t), sys.coupling, part.tiles_used,
+                         w.mapping.tiles_full, part.coverage, part.utilisation, cost, base)
+    used = tiles_used(w.mapping, units)
+    cells = float(np.tile(w.mapping.unit_weights, -(-units // w.n_units))[:units].sum())
+    return LayerCost(info.name, info.kind, int(p), int(t), sys.coupling, used,
+                     w.mapping.tiles_full, part.coverage,
+                     cells / (used * w.mapping.rows * w.mapping.cols), cost, base)

@@ -38,6 +38,7 @@ from .accounting import layer_totals
 from .balancing import BALANCERS, EvenCut, TaskSet, cost_arrays, even_tasks, layer_tasks
 from .engine import KIND_DIGITAL, simulate_kernel
 from .network import Network
+from .replication import copy_tasks, replicated
 from .scheduling import VICTIMS, LayerSchedules, ScheduleBatch
 from .system import SystemConfig
 from .validation import check_memory, stream_seed
@@ -246,12 +247,14 @@ def graph_inputs(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list
     arrays = cost_arrays(works, wl.system)
     cut = BALANCERS.entry(split).cut
     tight = hw.coupling == "tight"
-    if isinstance(cut, EvenCut):
+    copied = replicated(wl, units)[d_layer]  # layers with copies are cut on their own
+    if isinstance(cut, EvenCut) and not copied.any():
         d_tasks, d_ptr = even_tasks(arrays, np.arange(len(works)), d_units, d_owners, hw.cores,
                                     tight, cut.chunks(opts.tasks_per_core))
     else:
-        parts = [layer_tasks(w, int(u), o, split, hw, opts.tasks_per_core)
-                 for w, u, o in zip(works, d_units.tolist(), d_owners)]
+        parts = [(copy_tasks if c else layer_tasks)(w, int(u), o, split, hw,
+                                                    opts.tasks_per_core)
+                 for w, u, o, c in zip(works, d_units.tolist(), d_owners, copied.tolist())]
         d_ptr = np.zeros(len(parts) + 1, np.int64)
         np.cumsum([len(t) for t in parts], out=d_ptr[1:])
         d_tasks = TaskSet.concat(parts)

@@ -13,6 +13,7 @@ from .accounting import PARTS, gain
 from .engine import RAN_ANALOG, RAN_STOLEN_DIGITAL
 from .network import Network
 from .pipelining import GraphRun, row_buffers, task_bands
+from .replication import copies, tiles_used, unique_units
 from .scheduling import BalancerOptions
 from .system import SystemConfig
 from .throughput import Throughput
@@ -24,13 +25,16 @@ class SimResult:
     """The outcome of :func:`simulate` (times in s, energies in J).
 
     Scalars: ``latency_s``, ``energy_j``, ``baseline_latency_s``, ``baseline_energy_j``,
-    ``speedup``, ``energy_gain``, ``coverage`` (share of the network's MVM weights on tiles),
-    ``tiles_used``; the throughput run (:class:`~aimclib.throughput.Throughput`):
-    ``inferences_per_s``, ``energy_per_inference_j``. Tables (pandas): ``layers``, ``cores``,
-    ``tiles``, ``trace``; the pipelined schedule's ``row_buffers``.
+    ``speedup``, ``energy_gain``, ``coverage`` (share of the network's MVM weights on tiles,
+    each weight counted once), ``tiles_used`` (every copy counted); the throughput run
+    (:class:`~aimclib.throughput.Throughput`): ``inferences_per_s``,
+    ``energy_per_inference_j``. Tables (pandas): ``layers``, ``cores``, ``tiles``, ``trace``;
+    the pipelined schedule's ``row_buffers``.
 
     ``schedule`` is ``"barrier"``, ``"dag"`` (``dag`` is True) or ``"pipelined"`` (``bands``
     holds its band run: every layer's tasks are its bands' tasks, times absolute).
+    ``replicate``: the weight-replication setting (canonical text,
+    :mod:`aimclib.replication`); ``units`` may then exceed a layer's units (unit-copies).
     """
 
     network: Network
@@ -55,6 +59,7 @@ class SimResult:
     schedule: str = "barrier"
     bands: GraphRun | None = None
     throughput: Throughput | None = None
+    replicate: str = "off"
 
     @property
     def speedup(self) -> float:
@@ -72,8 +77,8 @@ class SimResult:
                 out.append((0, 0, 0, 0))
             else:
                 u = int(self.units[w.index])
-                part = w.mapping.partial(u)
-                out.append((u, w.n_units, part.tiles_used, part.weights_covered))
+                part = w.mapping.partial(unique_units(w.mapping, u))
+                out.append((u, w.n_units, tiles_used(w.mapping, u), part.weights_covered))
         return out
 
     @property
@@ -134,7 +139,7 @@ class SimResult:
             "coupling": self.system.coupling, "cores": self.system.cores,
             "tiles": self.system.tiles, "allocation": self.allocation,
             "balancer": self.balancer, "seed": self.seed, "dag": self.dag,
-            "latency_s": self.latency_s, "energy_j": self.energy_j,
+            "replicate": self.replicate, "latency_s": self.latency_s, "energy_j": self.energy_j,
             "baseline_latency_s": self.baseline_latency_s,
             "baseline_energy_j": self.baseline_energy_j, "speedup": self.speedup,
             "energy_gain": self.energy_gain, "coverage": self.coverage,
@@ -150,7 +155,9 @@ class SimResult:
 
     @cached_property
     def layers(self) -> pd.DataFrame:
-        """One row per layer: mapping, timing and work."""
+        """One row per layer: mapping, timing and work. ``units_mapped`` counts unit-copies
+        (it exceeds ``units_total`` when the layer has copies); ``copies`` is the most copies
+        of any of its units (0: nothing mapped); ``tiles_used`` counts every copy."""
         rows = []
         for w, s, (u, nu, tu, wc), t0, t1 in zip(
                 self.workload.layers, self.schedules, self._mapped, self.layer_start,
@@ -159,7 +166,8 @@ class SimResult:
             parts = dict(zip(PARTS, s.vec.tolist()))
             rows.append({
                 "layer": info.name, "kind": info.kind, "units_mapped": u, "units_total": nu,
-                "tiles_used": tu, "weights": info.weights, "weights_on_tiles": wc,
+                "copies": copies(u, nu), "tiles_used": tu, "weights": info.weights,
+                "weights_on_tiles": wc,
                 "coverage": wc / info.weights if info.weights else 0.0, "macs": info.macs,
                 "start_s": float(t0), "end_s": float(t1), "latency_s": float(t1 - t0),
                 "digital_core_s": parts["digital"],
@@ -247,10 +255,11 @@ class SimResult:
             an = s.how == RAN_ANALOG
             for j in range(len(owners)):
                 mine = an & (t.tile == j)
+                b = j % mp.tiles_full  # a copy's tile holds its original's block
                 rows.append({
                     "tile": gid, "layer": w.info.name, "owner_core": int(owners[j]),
-                    "rows_used": int(mp.tile_rows[j]), "cols_used": int(mp.tile_cols[j]),
-                    "utilisation": mp.tile_rows[j] * mp.tile_cols[j] / (mp.rows * mp.cols),
+                    "rows_used": int(mp.tile_rows[b]), "cols_used": int(mp.tile_cols[b]),
+                    "utilisation": mp.tile_rows[b] * mp.tile_cols[b] / (mp.rows * mp.cols),
                     "mvms": int(t.mvms[mine].sum()), "busy_s": float(t.tile_s[mine].sum()),
                     "energy_j": float(t.energy_j[mine].sum()) + static_w * on_s})
                 gid += 1

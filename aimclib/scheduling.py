@@ -23,6 +23,7 @@ from .balancing import (BALANCERS, CostArrays, EvenCut, TaskSet, cost_arrays, ev
 from .engine import (VICTIM_MOST_LOADED, VICTIM_RANDOM, simulate_barrier_kernel,
                      simulate_kernel)
 from .network import Network
+from .replication import copy_tasks, replicated, units_per_layer
 from .system import SystemConfig
 from .validation import (MAX_TASKS_PER_CORE, check_choice, check_float, check_int,
                          check_memory, stream_seed, stream_seeds)
@@ -234,10 +235,14 @@ def _build_tasks(wl: Workload, hw: SystemConfig, requests: list[tuple],
     the CSR pointer over the requests: even cuts in one compiled call per split, other cuts
     layer by layer."""
     groups: dict[str, list[int]] = {}
-    for j, r in enumerate(requests):
-        groups.setdefault(r[3], []).append(j)
-    tight = hw.coupling == "tight"
     parts: list = [None] * len(requests)
+    n_units = units_per_layer(wl)
+    for j, r in enumerate(requests):
+        if r[1] > n_units[r[0]]:  # a layer with copies: cut on its own
+            parts[j] = copy_tasks(wl.layers[r[0]], r[1], r[2], r[3], hw, opts.tasks_per_core)
+        else:
+            groups.setdefault(r[3], []).append(j)
+    tight = hw.coupling == "tight"
     for split, idx in groups.items():
         cut = BALANCERS.entry(split).cut
         if isinstance(cut, EvenCut):
@@ -245,7 +250,7 @@ def _build_tasks(wl: Workload, hw: SystemConfig, requests: list[tuple],
                                     [requests[j][1] for j in idx],
                                     [requests[j][2] for j in idx], hw.cores, tight,
                                     cut.chunks(opts.tasks_per_core))
-            if len(groups) == 1:
+            if len(groups) == 1 and len(idx) == len(requests):
                 return tasks, ptr
             for k, j in enumerate(idx):
                 parts[j] = tasks.slice(ptr[k], ptr[k + 1])
@@ -358,7 +363,8 @@ def barrier_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray,
                       seed: int) -> Sequence[LayerSchedule]:
     """Every layer's schedule, each simulated alone from t = 0 (cached)."""
     entry = BALANCERS.entry(balancer)
-    if entry.seeded and isinstance(entry.cut, EvenCut) and len(entry.splits) == 1:
+    if entry.seeded and isinstance(entry.cut, EvenCut) and len(entry.splits) == 1 \
+            and not replicated(wl, units).any():  # layers with copies are cut on their own
         return _seeded_schedules(wl, hw, units, owners, balancer, opts, seed)
     digital = cache_of(wl).digital_keys
     if not digital:  # a layer with nothing mapped has one key

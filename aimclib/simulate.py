@@ -23,14 +23,18 @@ from .loading import load_network
 from .network import Network
 from .pipelining import band_graph, best_run, layer_view
 from .placement import place_tiles, spread
+from .replication import (ReplicateRule, apply_rule, copy_cap, copy_owners, expand_unit_tiles,
+                          max_units, parse_replicate, place_copies, replicated, rule_of)
+from .replication import tiles_per_layer as copy_tiles_per_layer
+from .replication import tiles_used as copy_tiles_used
 from .results import SimResult
 from .scheduling import (STEAL_LATENCY_S, TASKS_PER_CORE, BalancerOptions, LayerKey,
                          arrays_of, barrier_schedules, cache_of, chosen_schedules,
                          dag_schedules, layer_arrays, workload_for)
 from .system import SystemConfig, load_system
 from .throughput import THROUGHPUTS, Throughput, batch_workload, image_run
-from .validation import (check_choice, check_finite, check_float, check_schedule, check_seed,
-                         out_of_memory)
+from .validation import (REPLICATE_OFF, REPLICATE_ON, check_choice, check_finite, check_float,
+                         check_schedule, check_seed, out_of_memory)
 from .workload import Workload
 
 OBJECTIVES = ("latency", "energy")
@@ -44,25 +48,29 @@ def _table_key(hw: SystemConfig, opts: BalancerOptions, tiles: int | None = None
     return ("cost-table", hw.cores, owning, opts)
 
 
-def cost_table(wl: Workload, hw: SystemConfig, opts: BalancerOptions, objective: str
-               ) -> list[np.ndarray]:
-    """Per MVM layer, its barrier-mode cost for every number of mapped units (0..n_units):
-    latency (s) or energy (J) of the layer alone, static-balanced, tiles spread evenly.
+def cost_table(wl: Workload, hw: SystemConfig, opts: BalancerOptions, objective: str,
+               copies: bool = False) -> list[np.ndarray]:
+    """Per MVM layer, its barrier-mode cost for every number of mapped units (0..n_units;
+    with ``copies``, every number of unit-copies up to
+    :func:`~aimclib.replication.max_units`): latency (s) or energy (J) of the layer alone,
+    static-balanced, tiles spread evenly (copies re-dealt by
+    :func:`~aimclib.replication.copy_owners`).
 
     Tables are cached; they depend on the tile count only through which cores own tiles
     (tight coupling) and, for energy, through the tiles' static power (with
     ``power_gating="idle"`` a layer's own tiles for its time; otherwise the whole budget).
     """
     tables = cache_of(wl).cost_tables
-    key = _table_key(hw, opts)
+    key = _table_key(hw, opts) + (("copies",) if copies else ())
     if key not in tables:
-        tables[key] = _cost_tables(wl, hw, opts)
+        tables[key] = _cost_tables(wl, hw, opts, copies)
     latency, energy_no_static = tables[key]
     if objective == "latency":
         return latency
     static_w = hw.tile.static_power_w * hw.tile_energy_scale
     if hw.system.power_gating == "idle":  # separable: a layer's tiles burn only while it runs
-        return [e + static_w * np.array([w.mapping.tiles_for(u) for u in range(len(lat))]) * lat
+        return [e + static_w * np.array([copy_tiles_used(w.mapping, u)
+                                         for u in range(len(lat))]) * lat
                 for e, lat, w in zip(energy_no_static, latency,
                                      (w for w in wl.layers if w.mapping is not None))]
     # none / unused: every tile of the budget is charged for each layer's time (for unused an
@@ -70,30 +78,48 @@ def cost_table(wl: Workload, hw: SystemConfig, opts: BalancerOptions, objective:
     return [e + hw.tiles * static_w * lat for e, lat in zip(energy_no_static, latency)]
 
 
-def _cost_tables(wl: Workload, hw: SystemConfig, opts: BalancerOptions
+def _cost_tables(wl: Workload, hw: SystemConfig, opts: BalancerOptions, copies: bool = False
                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Latency (s) and energy without tile static power (J) tables of :func:`cost_table`."""
     mvm = [w for w in wl.layers if w.mapping is not None]
     latency, energy = [], []
     no_static = hw.replace(tiles=0)
-    keys = [LayerKey(w.index, u, spread(hw, w.mapping.tiles_for(u)).tobytes())
-            for w in mvm for u in range(w.n_units + 1)]
+    top = [max_units(w, hw) if copies else w.n_units for w in mvm]
+    keys = [LayerKey(w.index, u, _spread_owners(hw, w, u).tobytes())
+            for w, t in zip(mvm, top) for u in range(t + 1)]
     scheds = iter(chosen_schedules(wl, hw, keys, "static-balanced", opts, 0))
-    for w in mvm:
-        done = [next(scheds) for _ in range(w.n_units + 1)]
+    for w, t in zip(mvm, top):
+        done = [next(scheds) for _ in range(t + 1)]
         latency.append(np.array([s.makespan for s in done]))
         energy.append(np.array([energy_breakdown(no_static, s.makespan, s.vec)[0]
                                 for s in done]))
     return latency, energy
 
 
+def _spread_owners(hw: SystemConfig, w, u: int) -> np.ndarray:
+    """The cost table's owners of ``u`` unit-copies of layer ``w``: spread evenly over the
+    tile-owning cores (copies re-dealt so that copies of a tile sit on different cores)."""
+    if u <= w.n_units:
+        return spread(hw, w.mapping.tiles_for(u))
+    return copy_owners(spread(hw, copy_tiles_used(w.mapping, u)), w.mapping.tiles_full)
+
+
+def _placed(wl: Workload, hw: SystemConfig, units: np.ndarray
+            ) -> tuple[list[int], list[np.ndarray]]:
+    """Tiles each layer maps (every copy counted) and their owning cores."""
+    if replicated(wl, units).any():  # copies: every copy's tiles placed and counted
+        tiles_per_layer = copy_tiles_per_layer(wl, units)
+        return tiles_per_layer, place_copies(wl, units, place_tiles(hw, tiles_per_layer))
+    arrays = arrays_of(wl)
+    tiles_per_layer = arrays.tiles_for[arrays.unit_ptr[:-1] + units].tolist()
+    return tiles_per_layer, place_tiles(hw, tiles_per_layer)
+
+
 def _run(wl: Workload, hw: SystemConfig, units: np.ndarray, balancer: str,
          opts: BalancerOptions, seed: int, schedule: str):
     """Place the tiles and run ``schedule``: owners, layer schedules, layer release and end
     times (s), latency (s), energy (J), breakdown and the band run (pipelined, else None)."""
-    arrays = arrays_of(wl)
-    tiles_per_layer = arrays.tiles_for[arrays.unit_ptr[:-1] + units].tolist()
-    owners = place_tiles(hw, tiles_per_layer)
+    tiles_per_layer, owners = _placed(wl, hw, units)
     bands = None
     if schedule == "pipelined":
         bands = best_run(wl, hw, units, owners, balancer, opts, seed, band_graph(wl.network))
@@ -116,19 +142,23 @@ def _run(wl: Workload, hw: SystemConfig, units: np.ndarray, balancer: str,
 
 
 def _allocation_inputs(wl: Workload, hw: SystemConfig, allocation: str, objective: str,
-                       opts: BalancerOptions):
+                       opts: BalancerOptions, copies: bool = False):
     """The MVM layers and what strategy ``allocation`` reads: unit tiles, and the cost table
-    and its prepared form (cached) when it needs them."""
+    and its prepared form (cached) when it needs them; with ``copies``, the unit-copies'
+    tiles and costs (:mod:`aimclib.replication`)."""
     mvm = [w for w in wl.layers if w.mapping is not None]
     unit_tiles = [w.mapping.unit_tiles for w in mvm]
+    if copies:
+        unit_tiles = [expand_unit_tiles(ut, copy_cap(w, hw)) for ut, w in zip(unit_tiles, mvm)]
     entry = ALLOCATIONS.entry(allocation)
     cost = prepared = None
     if entry.needs_cost and mvm:
-        cost = cost_table(wl, hw, opts, objective)
+        cost = cost_table(wl, hw, opts, objective, copies)
         if entry.prepare is not None:  # kept with the table: every budget reuses it
             memo = cache_of(wl).prepared
             key = (_table_key(hw, opts), objective,
-                   hw.tiles if objective == "energy" else None, allocation)
+                   hw.tiles if objective == "energy" else None, allocation) \
+                + (("copies",) if copies else ())
             if key not in memo:
                 memo[key] = entry.prepare(unit_tiles, cost)
             prepared = memo[key]
@@ -137,20 +167,29 @@ def _allocation_inputs(wl: Workload, hw: SystemConfig, allocation: str, objectiv
 
 
 def allocate_units(wl: Workload, hw: SystemConfig, allocation: str, objective: str = "latency",
-                   opts: BalancerOptions | None = None) -> np.ndarray:
-    """Units mapped per layer (0 for non-MVM layers) under ``hw.tiles`` tiles."""
-    return allocate_units_many(wl, hw, [hw.tiles], allocation, objective, opts)[0]
+                   opts: BalancerOptions | None = None, replicate: str = REPLICATE_OFF
+                   ) -> np.ndarray:
+    """Units mapped per layer (0 for non-MVM layers) under ``hw.tiles`` tiles (unit-copies
+    beyond a layer's units when ``replicate`` adds copies)."""
+    return allocate_units_many(wl, hw, [hw.tiles], allocation, objective, opts, replicate)[0]
 
 
 def allocate_units_many(wl: Workload, hw: SystemConfig, budgets, allocation: str,
-                        objective: str = "latency", opts: BalancerOptions | None = None
-                        ) -> np.ndarray:
+                        objective: str = "latency", opts: BalancerOptions | None = None,
+                        replicate: str = REPLICATE_OFF) -> np.ndarray:
     """Units mapped per layer (columns) for every tile budget of ``budgets`` (rows) on ``hw``
     with its tile count replaced by the budget; strategies that choose for many budgets at
-    once do."""
+    once do. ``replicate`` (canonical text, :func:`~aimclib.replication.parse_replicate`):
+    ``on`` lets the cost-table strategies choose copies and gives the others the default
+    :class:`~aimclib.replication.ReplicateRule`; ``reuse>=X`` applies that rule after any
+    strategy."""
     opts = opts or BalancerOptions()
+    replicate = parse_replicate(replicate, "allocate_units")
     units = np.zeros((len(budgets), len(wl.layers)), np.int64)
     entry = ALLOCATIONS.entry(allocation)
+    copies = replicate == REPLICATE_ON and entry.needs_cost  # the strategy chooses copies
+    rule = rule_of(replicate) if replicate != REPLICATE_ON else (
+        None if copies else ReplicateRule())
     groups: dict[tuple, list[int]] = {}  # budgets sharing one cost table
     for k, t in enumerate(budgets):
         if t > 0:
@@ -159,7 +198,7 @@ def allocate_units_many(wl: Workload, hw: SystemConfig, budgets, allocation: str
     for rows in groups.values():
         t = budgets[rows[0]]
         hw_t = hw if t == hw.tiles else hw.with_tiles(t)
-        mvm, args = _allocation_inputs(wl, hw_t, allocation, objective, opts)
+        mvm, args = _allocation_inputs(wl, hw_t, allocation, objective, opts, copies)
         if not mvm:
             continue
         cols = [w.index for w in mvm]
@@ -168,13 +207,16 @@ def allocate_units_many(wl: Workload, hw: SystemConfig, budgets, allocation: str
         else:
             for k in rows:
                 units[k, cols] = allocate(allocation, budgets[k], *args)
+        if rule is not None:  # copies from the tiles the strategy left
+            for k in rows:
+                units[k, cols] = apply_rule(rule, units[k, cols], mvm, hw_t, budgets[k])
     return units
 
 
 def coverage_of(wl: Workload, units: np.ndarray) -> float:
-    """Share of the network's MVM weights that ``units`` put on tiles."""
+    """Share of the network's MVM weights that ``units`` put on tiles (copies counted once)."""
     total = sum(w.info.weights for w in wl.layers)
-    covered = sum(w.mapping.partial(int(units[w.index])).weights_covered
+    covered = sum(w.mapping.partial(min(int(units[w.index]), w.n_units)).weights_covered
                   for w in wl.layers if w.mapping is not None)
     return covered / total if total else 0.0
 
@@ -268,8 +310,7 @@ def _throughput(wl: Workload, hw: SystemConfig, units: np.ndarray, owners: list,
         latency, energy, bd = _run(batch_workload(wl, batch), hw, units, balancer, opts, seed,
                                    schedule)[4:7]
         return Throughput(batch, mode, latency, energy, bd)
-    arrays = arrays_of(wl)
-    tiles_per_layer = arrays.tiles_for[arrays.unit_ptr[:-1] + units].tolist()
+    tiles_per_layer = _placed(wl, hw, units)[0]
     return image_run(wl, hw, units, owners, balancer, opts, seed, schedule, batch,
                      tiles_per_layer)
 
@@ -279,7 +320,7 @@ def simulate(net: Network | str, hw: SystemConfig | str = "alpine-tight", *,
              dag: bool = False, objective: str = "latency", victim: str = "random",
              steal_latency_s: float = STEAL_LATENCY_S, tasks_per_core: int = TASKS_PER_CORE,
              cores: int | None = None, tiles: int | None = None, schedule: str | None = None,
-             batch: int = 1, throughput: str = "batch") -> SimResult:
+             batch: int = 1, throughput: str = "batch", replicate=False) -> SimResult:
     """Simulate ``net`` on ``hw`` with the tiles allocated by ``allocation`` and the cores
     balanced by ``balancer``.
 
@@ -305,14 +346,19 @@ def simulate(net: Network | str, hw: SystemConfig | str = "alpine-tight", *,
         throughput: how a batch runs, ``"batch"`` (each layer takes all images' positions
             together) or ``"pipelined"`` (the images flow through as a DAG), see
             :mod:`aimclib.throughput`.
+        replicate: weight replication (:mod:`aimclib.replication`): False / ``"off"`` (the
+            default), True / ``"on"`` (``optimal`` and ``greedy-benefit`` choose copies from
+            their cost table; other strategies copy every reused layer), or a
+            :class:`~aimclib.replication.ReplicateRule` / ``"reuse>=X"``.
     """
     net, hw, opts, seed = _inputs("simulate", net, hw, allocation, balancer, objective, seed,
                                   victim, steal_latency_s, tasks_per_core, cores, tiles)
     schedule, batch, throughput = check_schedule(schedule, dag, batch, throughput,
                                                  where="simulate", throughputs=THROUGHPUTS)
+    replicate = parse_replicate(replicate, where="simulate")
     with _memory_guard(net, hw):
         wl = workload_for(net, hw)
-        units = allocate_units(wl, hw, allocation, objective, opts)
+        units = allocate_units(wl, hw, allocation, objective, opts, replicate)
         owners, scheds, release, end, latency, energy, bd, bands = _run(
             wl, hw, units, balancer, opts, seed, schedule)
         b_lat, b_energy, b_bd = baseline(wl, hw, opts, seed, schedule)
@@ -323,4 +369,4 @@ def simulate(net: Network | str, hw: SystemConfig | str = "alpine-tight", *,
                   "batch_energy_j": tput.energy_j}, f"simulate {net.name} on {hw.name}")
     return SimResult(net, hw, allocation, balancer, int(seed), schedule == "dag", opts, wl,
                      units, owners, scheds, release, end, latency, energy, bd, b_lat, b_energy,
-                     b_bd, schedule=schedule, bands=bands, throughput=tput)
+                     b_bd, schedule=schedule, bands=bands, throughput=tput, replicate=replicate)

@@ -56,9 +56,9 @@ from .scheduling import STEAL_LATENCY_S, TASKS_PER_CORE, VICTIMS
 from .simulate import OBJECTIVES, simulate, tiles_for_coverage
 from .system import SystemConfig, load_system, override_key, preset_path
 from .throughput import THROUGHPUTS
-from .validation import (MAX_BATCH, MAX_CORES, MAX_TASKS_PER_CORE, MAX_TILES, SCHEDULES,
-                         check_bool, check_choice, check_float, check_int, check_schedule,
-                         check_seed)
+from .validation import (MAX_BATCH, MAX_CORES, MAX_TASKS_PER_CORE, MAX_TILES, REPLICATE_OFF,
+                         SCHEDULES, check_bool, check_choice, check_float, check_int,
+                         check_replicate, check_schedule, check_seed)
 from .zoo import NETWORKS
 
 STUDIES = ("network", "layer")
@@ -178,6 +178,13 @@ def _flag(value):
     return check_bool(value, "value")
 
 
+def _replicate(value):
+    try:
+        return check_replicate(value, "value")
+    except AimcError:
+        raise ValueError from None
+
+
 def _coverage(value):
     return None if value is None else _number(0.0, 1.0)(value)
 
@@ -200,6 +207,7 @@ _KEYS = {
     "balancer": ("static-balanced", _choice(BALANCERS), f"one of {', '.join(BALANCERS)}"),
     "seed": (0, check_seed, "an integer from 0 to 2**63 - 1"),
     "dag": (False, _flag, "True or False"),
+    "replicate": (REPLICATE_OFF, _replicate, "off, on or reuse>=X (X an integer >= 1)"),
     "objective": ("latency", _choice(OBJECTIVES), f"one of {', '.join(OBJECTIVES)}"),
     "victim": ("random", _choice(tuple(VICTIMS)), f"one of {', '.join(VICTIMS)}"),
     "steal_latency_s": (STEAL_LATENCY_S, _number(0.0, 1.0), "a time from 0 to 1 s"),
@@ -213,8 +221,8 @@ _KEYS = {
 STUDY_KEYS = {
     "network": ("network", "preset", "cores", "tiles", "coverage", "allocation", "balancer",
                 "seed", "dag", "objective", "victim", "steal_latency_s", "tasks_per_core",
-                "schedule", "batch", "throughput"),
-    "layer": ("layer", "preset", "cores", "tiles", "balancer", "seed"),
+                "schedule", "batch", "throughput", "replicate"),
+    "layer": ("layer", "preset", "cores", "tiles", "balancer", "seed", "replicate"),
 }
 """Grid keys each study accepts (besides ``"set:SECTION.FIELD"`` overrides); the first one
 is required."""
@@ -411,9 +419,11 @@ class _Resolver:
         else:
             layer = self.layer(params["layer"])
             hw, hw_dict = self.system(index, point, params, params["tiles"])
-            options = {"balancer": params["balancer"], "seed": params["seed"]}
+            options = {"balancer": params["balancer"], "seed": params["seed"],
+                       "replicate": params["replicate"]}
             key = {**common, "layer": layer, "system": hw_dict, "options": options}
-            shared = {"layer": layer, "balancer": params["balancer"]}
+            shared = {"layer": layer, "balancer": params["balancer"],
+                      "replicate": params["replicate"]}
             task = {"spec": params["layer"], "system": hw, **options}
         untiled = {s: v for s, v in hw_dict.items() if s != "system"}
         group = _canonical([key.get("network"), shared, untiled, hw.coupling,
@@ -437,8 +447,10 @@ def _breakdown(bd: dict) -> dict:
 def _network_point(network, system: SystemConfig, allocation: str, balancer: str, seed: int,
                    dag: bool, objective: str, victim: str, steal_latency_s: float,
                    tasks_per_core: int, coverage: float | None, schedule: str | None = None,
-                   batch: int = 1, throughput: str = "batch") -> dict:
-    """One whole-network simulation; a coverage target first becomes the nearest budget."""
+                   batch: int = 1, throughput: str = "batch",
+                   replicate: str = REPLICATE_OFF) -> dict:
+    """One whole-network simulation; a coverage target first becomes the nearest budget (of
+    the allocation without copies: with ``replicate`` the copies then share that budget)."""
     net = load_network(network)
     hw = system
     if coverage is not None:
@@ -446,7 +458,7 @@ def _network_point(network, system: SystemConfig, allocation: str, balancer: str
     r = simulate(net, hw, allocation=allocation, balancer=balancer, seed=seed, dag=dag,
                  objective=objective, victim=victim, steal_latency_s=steal_latency_s,
                  tasks_per_core=tasks_per_core, schedule=schedule, batch=batch,
-                 throughput=throughput)
+                 throughput=throughput, replicate=replicate)
     return {"coupling": hw.coupling, "cores": hw.cores, "tiles": hw.tiles,
             "latency_s": float(r.latency_s), "energy_j": float(r.energy_j),
             "baseline_latency_s": float(r.baseline_latency_s),
@@ -458,11 +470,16 @@ def _network_point(network, system: SystemConfig, allocation: str, balancer: str
             **_breakdown(r.breakdown)}
 
 
-def _layer_point(spec: str, system: SystemConfig, balancer: str, seed: int) -> dict:
+def _layer_point(spec: str, system: SystemConfig, balancer: str, seed: int,
+                 replicate: str = REPLICATE_OFF) -> dict:
     """One layer's cost on ``system`` (its cores and tiles); the ``layer`` column comes
-    from the grid, so equal layers spelled differently share a cache entry."""
+    from the grid, so equal layers spelled differently share a cache entry. With
+    ``replicate`` "on" (or "reuse>=X" and at least X output positions) tiles beyond one full
+    mapping hold copies."""
     info = layer_spec(spec).info[0]
-    c = layer_cost(info, system, balancer=balancer, seed=seed)
+    copies = replicate == "on" or (replicate.startswith("reuse>=")
+                                   and info.m >= int(replicate.split(">=")[1]))
+    c = layer_cost(info, system, balancer=balancer, seed=seed, replicate=copies)
     return {"kind": _parse_spec(spec)[0], "gemm_m": int(info.m),
             "gemm_k": int(info.k), "gemm_n": int(info.n), "groups": int(info.g),
             "macs": int(info.macs), "weights": int(info.weights),
@@ -751,10 +768,14 @@ def sweep(grid: Mapping, study: str = "network", executor: str = "processes",
             ``dag`` (False), ``objective`` ("latency"), ``victim`` ("random"),
             ``steal_latency_s`` and ``tasks_per_core`` (the simulator's defaults),
             ``schedule`` (None: ``dag`` decides; "barrier", "dag" or "pipelined"),
-            ``batch`` (1) and ``throughput`` ("batch"); a grid with one of the last three
-            also gets the ``inferences_per_s`` and ``energy_per_inference_j`` columns.
+            ``batch`` (1) and ``throughput`` ("batch"); a grid with one of these three
+            also gets the ``inferences_per_s`` and ``energy_per_inference_j`` columns;
+            ``replicate`` ("off"; "on" or "reuse>=X": weight replication, part of the cache
+            key; a ``coverage`` target resolves to the budget of the allocation without
+            copies).
             ``study="layer"`` keys: ``layer`` (required: a :func:`layer_spec` string),
-            ``preset``, ``cores``, ``tiles``, ``balancer``, ``seed``. Both accept
+            ``preset``, ``cores``, ``tiles``, ``balancer``, ``seed``, ``replicate``
+            (tiles beyond one full mapping hold copies). Both accept
             ``"set:SECTION.FIELD"`` keys that override one preset parameter.
         study: ``"network"`` or ``"layer"``.
         executor: ``"inprocess"``, ``"processes"`` (a spawn-based process pool of

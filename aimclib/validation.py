@@ -151,6 +151,42 @@ def check_seed(value, name: str = "seed", *, where: str = "",
     return check_int(value, name, low=0, high=MAX_SEED, where=where, error=error)
 
 
+REPLICATE_OFF, REPLICATE_ON = "off", "on"
+"""Canonical texts of weight replication off and on (:mod:`aimclib.replication`)."""
+
+
+def check_replicate(value, name: str = "replicate", *, where: str = "",
+                    error: type[Exception] | None = None) -> str:
+    """A weight-replication setting as its canonical text: ``"off"``, ``"on"`` or
+    ``"reuse>=X"`` (X an integer >= 1: copy the layers with at least X output positions).
+    Accepts False/True, ``"off"``/``"on"``/``"false"``/``"true"`` (any case, spaces
+    around ignored), ``"reuse>=X"`` and a rule object with an integer ``min_reuse``
+    (:class:`aimclib.replication.ReplicateRule`)."""
+    accepted = ("False/True, 'off', 'on' or 'reuse>=X' with X an integer >= 1 "
+                "(or a ReplicateRule)")
+    if isinstance(value, (bool, np.bool_)):
+        return REPLICATE_ON if value else REPLICATE_OFF
+    if hasattr(value, "min_reuse") and not isinstance(value, str):
+        reuse = value.min_reuse
+        if isinstance(reuse, (bool, np.bool_)) or not isinstance(reuse, (int, np.integer)) \
+                or reuse < 1:
+            raise _fail(error, ParameterError, where, f"{name}.min_reuse",
+                        "an integer >= 1 (output positions)", reuse)
+        return f"reuse>={int(reuse)}"
+    if not isinstance(value, str):
+        raise _fail(error, ParameterTypeError, where, name, accepted, value)
+    text = value.strip().lower().replace(" ", "")
+    if text in ("off", "false"):
+        return REPLICATE_OFF
+    if text in ("on", "true"):
+        return REPLICATE_ON
+    if text.startswith("reuse>="):
+        number = text[len("reuse>="):]
+        if number.isdigit() and int(number) >= 1:
+            return f"reuse>={int(number)}"
+    raise _fail(error, ParameterError, where, name, accepted, value)
+
+
 def stream_seed(seed: int, *stream: int) -> int:
     """A 32-bit generator seed for sub-stream ``stream`` (e.g. a layer index) of ``seed``:
     :class:`numpy.random.SeedSequence` mixes ``[seed, *stream]``, so neighbouring seeds and

@@ -501,3 +501,23 @@ def test_explorer_offers_schedule_and_batch():
     assert app.shown.schedule == "dag"
     with pytest.raises(AimcError, match="batch must be one of 1, 2, 4, 8, 16"):
         Explorer(network="resnet18", batch=3)
+
+
+@pytest.mark.parametrize("preset", ["alpine-tight", "alpine-loose"])
+@pytest.mark.parametrize("balancer", ["static-balanced", "static-even", "work-stealing"])
+def test_pipelined_and_image_flow_with_copies(preset, balancer):
+    """Weight copies (aimclib.replication) under the pipelined schedule and the image flow:
+    the bands cut every copy, so each layer runs the MVMs of the barrier schedule with the
+    same copies (static balancers: with stealing a thief may compute a stolen tight MVM
+    digitally), and the flow's rate times its latency is its batch."""
+    kw = dict(cores=4, tiles=400, replicate=True, balancer=balancer)
+    barrier = simulate("resnet18", preset, **kw)
+    assert barrier.layers["copies"].max() > 1  # the budget holds copies
+    piped = simulate("resnet18", preset, schedule="pipelined", batch=2, throughput="pipelined",
+                     **kw)
+    assert piped.tiles_used == barrier.tiles_used and piped.coverage == barrier.coverage
+    if balancer != "work-stealing":
+        np.testing.assert_array_equal(piped.layers["mvms"], barrier.layers["mvms"])
+        np.testing.assert_allclose(piped.layers["tile_mvm_energy_j"],
+                                   barrier.layers["tile_mvm_energy_j"], rtol=1e-12)
+    assert piped.throughput.inferences_per_s * piped.throughput.latency_s == pytest.approx(2)
