@@ -39,6 +39,15 @@ KIND_DIGITAL, KIND_TIGHT, KIND_LOOSE = 0, 1, 2
 VICTIM_RANDOM, VICTIM_MOST_LOADED = 0, 1
 RAN_DIGITAL, RAN_ANALOG, RAN_STOLEN_DIGITAL = 0, 1, 2
 
+_BOUND_MAX_TASKS = 2**30
+_SUM_BOUND = 1.0 + 2.0**-20
+"""An upper bound of the floating-point sum of ``n`` non-negative numbers, each at most ``M``,
+added one by one: ``n * M * _SUM_BOUND`` for ``n`` below ``_BOUND_MAX_TASKS``. Each addition
+rounds up by at most a factor ``1 + 2**-53``, so the sum is at most ``n M (1 + 2**-53)**n``,
+and the two roundings of the bound's own products lose at most ``(1 - 2**-53)**2``; both stay
+far inside ``2**-20`` for ``n`` below ``2**30``. Rounding is monotonic, so ``x + sum`` is then
+at most ``x + bound`` too."""
+
 
 @numba.njit(cache=True)
 def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile_s,
@@ -322,6 +331,7 @@ def barrier_layers(task_kind, task_core, task_tile, task_core_s, task_tile_s, ta
         widest = max(widest, layer_task_ptr[lay + 1] - layer_task_ptr[lay])
     # one set of work arrays for every layer
     dq = np.empty((n_cores, widest), np.int64)
+    peak = np.empty((n_cores, widest))
     head = np.zeros(n_cores, np.int64)
     tail = np.zeros(n_cores, np.int64)
     core_free = np.zeros(n_cores)
@@ -341,14 +351,14 @@ def barrier_layers(task_kind, task_core, task_tile, task_core_s, task_tile_s, ta
         makespan[lay] = _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s,
                                      task_tile_s, task_bus_s, task_alt_s, n_cores, steal,
                                      steal_s, victim, seeds[lay], start, end, ran_on, how,
-                                     tile_start, dq, head, tail, core_free, queued, queued_ok,
-                                     tile_free)
+                                     tile_start, dq, peak, head, tail, core_free, queued,
+                                     queued_ok, tile_free)
 
 
 @numba.njit(cache=True)
 def _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s, task_tile_s, task_bus_s,
                  task_alt_s, n_cores, steal, steal_s, victim, seed, start, end, ran_on, how,
-                 tile_start, dq, head, tail, core_free, queued, queued_ok, tile_free):
+                 tile_start, dq, peak, head, tail, core_free, queued, queued_ok, tile_free):
     """:func:`_run` of tasks ``a:b`` as one layer released alone at t = 0 in barrier mode
     (seeded with ``seed``), writing their results in place; returns the layer's makespan.
 
@@ -356,19 +366,37 @@ def _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s, task_tile_s
     both against the plain-Python reference), without the DAG bookkeeping a lone layer does
     not need, with the work arrays given (``tile_free`` zero at the layer's tiles) and
     returning as soon as the last task has started: from then on every deque is empty, so no
-    core takes work or draws a random number, and the layer ends with its last task."""
+    core takes work or draws a random number, and the layer ends with its last task.
+
+    Two shortcuts that cannot change a decision: the cores with queued work are counted as
+    deques fill and empty (a thief's own deque is empty, so they are the victims it draws
+    among); and a tight task is refused without summing the owner's deque when an upper
+    bound of that sum already makes the thief too slow (:data:`_SUM_BOUND`; ``peak[c, k]``
+    is the largest core time among the first ``k + 1`` tasks pushed to core ``c``)."""
     for c in range(n_cores):
         head[c] = 0
         tail[c] = 0
         core_free[c] = 0.0
         queued_ok[c] = False
+    bounded = True  # the bound holds for non-negative core times only (NaN fails too)
     for i in range(a, b):
         c = task_core[i]
-        dq[c, tail[c]] = i
-        tail[c] += 1
+        k = tail[c]
+        dq[c, k] = i
+        x = task_core_s[i]
+        if not x >= 0.0:
+            bounded = False
+        peak[c, k] = x if k == 0 or x > peak[c, k - 1] else peak[c, k - 1]
+        tail[c] = k + 1
     left = b - a
     if left == 0:
         return 0.0
+    if left >= _BOUND_MAX_TASKS:
+        bounded = False
+    busy = 0  # cores with queued work
+    for c in range(n_cores):
+        if tail[c] > 0:
+            busy += 1
     bus_free = 0.0
     reseed = steal  # seeding waits for the first draw, as in _run
     now = 0.0
@@ -383,15 +411,14 @@ def _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s, task_tile_s
             if head[c] < tail[c]:
                 i = dq[c, head[c]]
                 head[c] += 1
+                if head[c] == tail[c]:
+                    busy -= 1
                 queued_ok[c] = False
                 mode = RAN_ANALOG if task_kind[i] != KIND_DIGITAL else RAN_DIGITAL
             elif steal:
                 v = -1
                 if victim == VICTIM_RANDOM:
-                    cnt = 0
-                    for o in range(n_cores):
-                        if o != c and head[o] < tail[o]:
-                            cnt += 1
+                    cnt = busy  # every core with work but this one, whose deque is empty
                     if cnt > 0:
                         if reseed:
                             np.random.seed(seed)
@@ -417,11 +444,16 @@ def _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s, task_tile_s
                 if v >= 0:
                     cand = dq[v, tail[v] - 1]
                     if task_kind[cand] == KIND_TIGHT:
+                        thief_done = now + steal_s + task_alt_s[cand]
+                        owner_free = max(core_free[v], now)
                         if not queued_ok[v]:
+                            n_q = tail[v] - head[v]
+                            if bounded and thief_done >= owner_free + (
+                                    n_q * peak[v, tail[v] - 1] * _SUM_BOUND):
+                                continue  # refused whatever the exact sum
                             queued[v] = _queued(dq, head, tail, task_core_s, v)
                             queued_ok[v] = True
-                        owner_done = max(core_free[v], now) + queued[v]
-                        if now + steal_s + task_alt_s[cand] < owner_done:
+                        if thief_done < owner_free + queued[v]:
                             i = cand
                             mode = RAN_STOLEN_DIGITAL
                     else:
@@ -429,6 +461,8 @@ def _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s, task_tile_s
                         mode = RAN_ANALOG if task_kind[cand] == KIND_LOOSE else RAN_DIGITAL
                     if i >= 0:
                         tail[v] -= 1
+                        if head[v] == tail[v]:
+                            busy -= 1
                         queued_ok[v] = False
                         t0 = now + steal_s
             if i < 0:
