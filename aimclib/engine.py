@@ -308,24 +308,13 @@ def simulate_barrier_kernel(task_layer, task_kind, task_core, task_tile, task_co
     ``task_layer`` is not read (``layer_task_ptr`` groups the tasks).
     """
     n_tasks = task_core.shape[0]
+    n_layers = layer_task_ptr.shape[0] - 1
     start = np.empty(n_tasks)
     end = np.empty(n_tasks)
     ran_on = np.empty(n_tasks, np.int64)
     how = np.empty(n_tasks, np.int64)
     tile_start = np.empty(n_tasks)
-    makespan = np.zeros(layer_task_ptr.shape[0] - 1)
-    barrier_layers(task_kind, task_core, task_tile, task_core_s, task_tile_s, task_bus_s,
-                   task_alt_s, layer_task_ptr, n_cores, n_tiles, steal, steal_s, victim, seeds,
-                   start, end, ran_on, how, tile_start, makespan)
-    return start, end, ran_on, how, tile_start, makespan
-
-
-@numba.njit(cache=True)
-def barrier_layers(task_kind, task_core, task_tile, task_core_s, task_tile_s, task_bus_s,
-                   task_alt_s, layer_task_ptr, n_cores, n_tiles, steal, steal_s, victim, seeds,
-                   start, end, ran_on, how, tile_start, makespan):
-    """:func:`simulate_barrier_kernel` writing its results into the arrays given."""
-    n_layers = layer_task_ptr.shape[0] - 1
+    makespan = np.zeros(n_layers)
     widest = 1
     for lay in range(n_layers):
         widest = max(widest, layer_task_ptr[lay + 1] - layer_task_ptr[lay])
@@ -353,6 +342,7 @@ def barrier_layers(task_kind, task_core, task_tile, task_core_s, task_tile_s, ta
                                      steal_s, victim, seeds[lay], start, end, ran_on, how,
                                      tile_start, dq, peak, head, tail, core_free, queued,
                                      queued_ok, tile_free)
+    return start, end, ran_on, how, tile_start, makespan
 
 
 @numba.njit(cache=True)

@@ -17,13 +17,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import validation
 from .accounting import layer_totals
 from .balancing import (BALANCERS, CostArrays, EvenCut, TaskSet, cost_arrays, even_tasks,
                         layer_tasks)
 from .engine import (VICTIM_MOST_LOADED, VICTIM_RANDOM, simulate_barrier_kernel,
                      simulate_kernel)
-from .even_network import run_even_network
 from .network import Network
 from .system import SystemConfig
 from .validation import (MAX_TASKS_PER_CORE, check_choice, check_float, check_int,
@@ -282,11 +280,6 @@ def _check_schedule_memory(hw: SystemConfig, tasks: int, what: str) -> None:
                  "the cores, tasks_per_core or the tile budget")
 
 
-def _max_tasks(hw: SystemConfig) -> int:
-    """The most tasks :func:`_check_schedule_memory` accepts on ``hw``'s cores."""
-    return int(validation.MEMORY_LIMIT_BYTES // (_TASK_BYTES + 8 * hw.cores))
-
-
 def _schedules(wl: Workload, layers, units, opts: BalancerOptions, tasks: TaskSet,
                ptr: np.ndarray, out: tuple, makespans) -> LayerSchedules:
     """The schedules of layers ``layers`` with ``units`` mapped (tasks ``ptr[j]:ptr[j + 1]``
@@ -388,18 +381,16 @@ def _seeded_schedules(wl: Workload, hw: SystemConfig, units: np.ndarray,
     key = (RunKey(hw.cores, opts, seed), balancer, units.tobytes(), flat.tobytes())
     runs = cache_of(wl).networks
     if key not in runs:
-        entry = BALANCERS.entry(balancer)
+        cut = BALANCERS.entry(balancer).cut
         _check_tasks_memory(hw, opts, max(map(len, owners), default=0), (balancer,))
-        # the cut, the engine and the totals in one compiled call; it simulates nothing when
-        # the tasks exceed the memory limit, which the check below then reports
-        tasks, ptr, out, makespans, vecs = run_even_network(
-            arrays_of(wl), units, owners, hw.cores, hw.coupling == "tight",
-            entry.cut.chunks(opts.tasks_per_core), entry.steals, opts.steal_latency_s,
-            VICTIMS[opts.victim], seed, _max_tasks(hw))
-        _check_schedule_memory(hw, int(ptr[-1]), f"{len(units)} layer(s)")
+        layers = np.arange(len(units), dtype=np.int64)
+        tasks, ptr = even_tasks(arrays_of(wl), layers, units, owners, hw.cores,
+                                hw.coupling == "tight", cut.chunks(opts.tasks_per_core))
+        _check_schedule_memory(hw, len(tasks), f"{len(units)} layer(s)")
         if len(runs) >= SEEDED_RUNS_KEPT:
             del runs[next(iter(runs))]  # the oldest
-        runs[key] = LayerSchedules(ScheduleBatch(tasks, *out), ptr, makespans, vecs)
+        runs[key] = _simulate_alone(wl, hw, layers, units, tasks, ptr,
+                                    BALANCERS.entry(balancer).steals, opts, seed)
     return runs[key]
 
 

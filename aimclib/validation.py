@@ -162,17 +162,7 @@ def stream_seeds(seed: int, streams) -> np.ndarray:
     """``stream_seed(seed, s)`` for every ``s`` in ``streams`` (non-negative ints below
     2**32), computed at once in compiled code: NumPy's SeedSequence mixing and first output
     word (``tests/test_registry.py`` checks it against :func:`stream_seed`)."""
-    words = seed_words(seed)
-    s = np.asarray(streams, np.int64)
-    if s.size and (s.min() < 0 or s.max() > 0xFFFFFFFF):
-        raise ValueError("stream_seeds: streams must be in [0, 2**32)")
-    return _seed_sequence(words, s.astype(np.uint64))
-
-
-def seed_words(seed: int) -> np.ndarray:
-    """The 32-bit words (little end first, ``uint64``) SeedSequence takes from ``seed`` before
-    a stream's: the entropy :func:`_seed_sequence` reads (``seed`` below 2**96)."""
-    words = []
+    words = []  # the entropy's 32-bit words: the seed's (little end first), then the stream's
     n = int(seed)
     while True:
         words.append(n & 0xFFFFFFFF)
@@ -181,7 +171,10 @@ def seed_words(seed: int) -> np.ndarray:
             break
     if len(words) > 3:
         raise ValueError("stream_seeds: the seed must be below 2**96")
-    return np.array(words, np.uint64)
+    s = np.asarray(streams, np.int64)
+    if s.size and (s.min() < 0 or s.max() > 0xFFFFFFFF):
+        raise ValueError("stream_seeds: streams must be in [0, 2**32)")
+    return _seed_sequence(np.array(words, np.uint64), s.astype(np.uint64))
 
 
 @numba.njit(cache=True)
