@@ -287,6 +287,18 @@ def _run(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile_s, 
 
 
 @numba.njit(cache=True)
+def _drop(busy_at, busy, core):
+    """Remove ``core`` from the busy cores ``busy_at[:busy]`` (kept in index order); returns
+    their new number."""
+    k = 0
+    while busy_at[k] != core:
+        k += 1
+    for j in range(k, busy - 1):
+        busy_at[j] = busy_at[j + 1]
+    return busy - 1
+
+
+@numba.njit(cache=True)
 def _queued(dq, head, tail, task_core_s, core):
     """Core time of the tasks still in ``core``'s deque, summed front to back."""
     total = 0.0
@@ -323,6 +335,7 @@ def simulate_barrier_kernel(task_layer, task_kind, task_core, task_tile, task_co
     peak = np.empty((n_cores, widest))
     head = np.zeros(n_cores, np.int64)
     tail = np.zeros(n_cores, np.int64)
+    busy_at = np.zeros(n_cores, np.int64)
     core_free = np.zeros(n_cores)
     queued = np.zeros(n_cores)
     queued_ok = np.zeros(n_cores, np.bool_)
@@ -340,15 +353,16 @@ def simulate_barrier_kernel(task_layer, task_kind, task_core, task_tile, task_co
         makespan[lay] = _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s,
                                      task_tile_s, task_bus_s, task_alt_s, n_cores, steal,
                                      steal_s, victim, seeds[lay], start, end, ran_on, how,
-                                     tile_start, dq, peak, head, tail, core_free, queued,
-                                     queued_ok, tile_free)
+                                     tile_start, dq, peak, head, tail, busy_at, core_free,
+                                     queued, queued_ok, tile_free)
     return start, end, ran_on, how, tile_start, makespan
 
 
 @numba.njit(cache=True)
 def _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s, task_tile_s, task_bus_s,
                  task_alt_s, n_cores, steal, steal_s, victim, seed, start, end, ran_on, how,
-                 tile_start, dq, peak, head, tail, core_free, queued, queued_ok, tile_free):
+                 tile_start, dq, peak, head, tail, busy_at, core_free, queued, queued_ok,
+                 tile_free):
     """:func:`_run` of tasks ``a:b`` as one layer released alone at t = 0 in barrier mode
     (seeded with ``seed``), writing their results in place; returns the layer's makespan.
 
@@ -358,9 +372,9 @@ def _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s, task_tile_s
     returning as soon as the last task has started: from then on every deque is empty, so no
     core takes work or draws a random number, and the layer ends with its last task.
 
-    Two shortcuts that cannot change a decision: the cores with queued work are counted as
-    deques fill and empty (a thief's own deque is empty, so they are the victims it draws
-    among); and a tight task is refused without summing the owner's deque when an upper
+    Two shortcuts that cannot change a decision: the cores with queued work are listed in
+    index order as deques fill and empty (a thief's own deque is empty, so they are the
+    victims it draws among, in the order :func:`_run` counts them); and a tight task is refused without summing the owner's deque when an upper
     bound of that sum already makes the thief too slow (:data:`_SUM_BOUND`; ``peak[c, k]``
     is the largest core time among the first ``k + 1`` tasks pushed to core ``c``)."""
     for c in range(n_cores):
@@ -383,9 +397,10 @@ def _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s, task_tile_s
         return 0.0
     if left >= _BOUND_MAX_TASKS:
         bounded = False
-    busy = 0  # cores with queued work
+    busy = 0  # cores with queued work: busy_at[:busy], in index order
     for c in range(n_cores):
         if tail[c] > 0:
+            busy_at[busy] = c
             busy += 1
     bus_free = 0.0
     reseed = steal  # seeding waits for the first draw, as in _run
@@ -402,24 +417,18 @@ def _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s, task_tile_s
                 i = dq[c, head[c]]
                 head[c] += 1
                 if head[c] == tail[c]:
-                    busy -= 1
+                    busy = _drop(busy_at, busy, c)
                 queued_ok[c] = False
                 mode = RAN_ANALOG if task_kind[i] != KIND_DIGITAL else RAN_DIGITAL
             elif steal:
                 v = -1
                 if victim == VICTIM_RANDOM:
-                    cnt = busy  # every core with work but this one, whose deque is empty
-                    if cnt > 0:
+                    # the thief's deque is empty: the others with work are all the busy cores
+                    if busy > 0:
                         if reseed:
                             np.random.seed(seed)
                             reseed = False
-                        pick = np.random.randint(0, cnt)
-                        for o in range(n_cores):
-                            if o != c and head[o] < tail[o]:
-                                if pick == 0:
-                                    v = o
-                                    break
-                                pick -= 1
+                        v = busy_at[np.random.randint(0, busy)]
                 else:
                     best = -1.0
                     for o in range(n_cores):
@@ -452,7 +461,7 @@ def _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s, task_tile_s
                     if i >= 0:
                         tail[v] -= 1
                         if head[v] == tail[v]:
-                            busy -= 1
+                            busy = _drop(busy_at, busy, v)
                         queued_ok[v] = False
                         t0 = now + steal_s
             if i < 0:

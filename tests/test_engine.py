@@ -433,3 +433,17 @@ def test_tight_rule_at_the_rounding_edge(core_s, n, ulps):
     got = _alone_both(tasks, 2, 0.0, VICTIM_RANDOM, 1)
     stolen_at_once = got[3][-1] == RAN_STOLEN_DIGITAL and got[0][-1] == 0.0
     assert stolen_at_once == (alt_s < owner_done)
+
+
+@pytest.mark.parametrize("layout", range(6))
+def test_lone_layer_equals_dag_engine_many_seeds(layout):
+    """Wider layers than hypothesis draws (6 cores, 60 tasks, all kinds), each under 40 seeds:
+    victims drawn among several busy cores after others have emptied out of index order."""
+    rng = np.random.default_rng(layout)
+    kinds = rng.choice([D, T, L], 60, p=[0.4, 0.4, 0.2])
+    tasks = [task(int(k), int(rng.integers(0, 4)), float(rng.exponential(1.0)),
+                  tile=i if k != D else -1, tile_s=float(rng.exponential(0.5)),
+                  bus_s=float(rng.exponential(0.1)), alt_s=float(rng.exponential(3.0)))
+             for i, k in enumerate(kinds)]
+    for seed in range(40):
+        _alone_both(tasks, 6, 0.05, VICTIM_RANDOM, seed)
