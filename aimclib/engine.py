@@ -374,9 +374,10 @@ def _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s, task_tile_s
 
     Two shortcuts that cannot change a decision: the cores with queued work are listed in
     index order as deques fill and empty (a thief's own deque is empty, so they are the
-    victims it draws among, in the order :func:`_run` counts them); and a tight task is refused without summing the owner's deque when an upper
-    bound of that sum already makes the thief too slow (:data:`_SUM_BOUND`; ``peak[c, k]``
-    is the largest core time among the first ``k + 1`` tasks pushed to core ``c``)."""
+    victims it draws among, in the order :func:`_run` counts them); and a tight task is
+    refused without summing the owner's deque when an upper bound of that sum already makes
+    the thief too slow (:data:`_SUM_BOUND`; ``peak[c, k]`` is the largest core time among the
+    first ``k + 1`` tasks pushed to core ``c``)."""
     for c in range(n_cores):
         head[c] = 0
         tail[c] = 0
