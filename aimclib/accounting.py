@@ -73,8 +73,12 @@ def _totals_kernel(ptr, layers, units, tile0, kind_core, tile, core_s, alt_s, if
     n_req = layers.shape[0]
     out = np.zeros((n_req, len(PARTS)))
     # row 0: core time of the tasks not on a tile; rows 1-6: the analog tasks' fields, each
-    # gathered in task order in one pass over the tasks
-    buf = np.empty((7, max(1, ptr[n_req] - ptr[0])))
+    # gathered in task order in one pass over a request's tasks (sized for the largest
+    # request: a network-sized temporary would grow and shrink the heap on every call)
+    widest = 1
+    for r in range(n_req):
+        widest = max(widest, ptr[r + 1] - ptr[r])
+    buf = np.empty((7, widest))
     seen = np.zeros(cells.shape[0], np.bool_)
     for r in range(n_req):
         a, b = ptr[r], ptr[r + 1]

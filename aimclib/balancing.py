@@ -294,31 +294,6 @@ def _parts_of(total, n):
 
 
 @numba.njit(cache=True)
-def _even_analog(i, tight, n_tiles, p, m, chunks):
-    """The ``i``-th analog task of a layer's even split, in deque order: (core, tile, MVMs),
-    core -1 for the tile's owner. Tight: each tile's stream cut into ``chunks x p`` parts when
-    stealing (so a thief can take a small piece of an over-full owner's stream), else one, on
-    its owner. Loose with ``m >= p``: each core's share of the output positions, every tile, in
-    ``chunks`` parts. Loose with ``m < p`` (a linear layer, say): tile ``t`` whole on core
-    ``t % p``."""
-    if tight:
-        cnt, base, extra = _parts_of(m, chunks * p if chunks > 1 else 1)
-        t, k = i // cnt, i % cnt
-        return -1, t, base + (1 if k < extra else 0)
-    if m < p:
-        return i % p, i, m
-    cnt_c, base_c, extra_c = _parts_of(m, p)
-    c = 0
-    while True:  # the cores' shares differ by one position, so their counts may differ
-        cnt, base, extra = _parts_of(base_c + (1 if c < extra_c else 0), chunks)
-        if i < n_tiles * cnt:
-            t, k = i // cnt, i % cnt
-            return c, t, base + (1 if k < extra else 0)
-        i -= n_tiles * cnt
-        c += 1
-
-
-@numba.njit(cache=True)
 def _even_layer(fl, it, n, write, own, p, tight, chunks, m, eff_px, dram_px, job_s, tile0,
                 n_tiles, lead, a):
     """Append one layer's even split from task ``n`` (``write`` False: only count); returns
@@ -339,33 +314,62 @@ def _even_layer(fl, it, n, write, own, p, tight, chunks, m, eff_px, dram_px, job
             cnt_c, base_c, extra_c = _parts_of(m, p)
             for c in range(cnt_c):
                 n_analog += n_tiles * _parts_of(base_c + (1 if c < extra_c else 0), chunks)[0]
-    if write:
+    if write and n_analog > 0:
+        # In deque order. Tight: each tile's stream cut into chunks x p parts when stealing
+        # (so a thief can take a small piece of an over-full owner's stream), else one, on its
+        # owner. Loose with m >= p: each core's share of the output positions (the shares
+        # differ by one position), every tile, in `chunks` parts. Loose with m < p (a linear
+        # layer, say): tile t whole on core t % p. A tile's parts have `base + 1` positions
+        # (the first `extra`) or `base`: each size is priced once.
         kind = KIND_TIGHT if tight else KIND_LOOSE
-        for i in range(n_analog):
-            core, t, px = _even_analog(i, tight, n_tiles, p, m, chunks)
-            g = tile0 + t
-            iface = px * iface_s[g] + float(-(-px // vpj[g])) * job_s
-            stall = px * stall_s[g]
-            host = px * host_s[g]
-            if tight and own[t] != own[lead[g]]:
-                # partial sums to the unit's first core, one hand-over per task
-                host += px * xfer_px[g] + sync_s
-            bus_b = px * bus_bytes[g]
-            k = n + i
-            fl[_F_PIXELS, k] = float(px)
-            fl[_F_CORE_S, k] = iface + stall + host
-            fl[_F_TILE_S, k] = px * tile_s[g]
-            fl[_F_BUS_S, k] = bus_b / bus_bps
-            fl[_F_ALT_S, k] = px * alt_px_s[g]
-            fl[_F_IFACE_S, k] = iface
-            fl[_F_STALL_S, k] = stall
-            fl[_F_HOST_S, k] = host
-            fl[_F_BUS_B, k] = bus_b
-            fl[_F_ENERGY, k] = px * energy_j[g]
-            it[_I_KIND, k] = kind
-            it[_I_CORE, k] = own[t] if core < 0 else core
-            it[_I_TILE, k] = t
-            it[_I_MVMS, k] = px
+        k = n
+        shares = 1
+        if not tight and m >= p:
+            shares, base_c, extra_c = _parts_of(m, p)
+        for c in range(shares):
+            if tight:
+                cnt, base, extra = _parts_of(m, chunks * p if chunks > 1 else 1)
+            elif m < p:
+                cnt, base, extra = 1, m, 0
+            else:
+                cnt, base, extra = _parts_of(base_c + (1 if c < extra_c else 0), chunks)
+            for t in range(n_tiles):
+                g = tile0 + t
+                core = own[t] if tight else (t % p if m < p else c)
+                # tight, on another core than its unit's first tile: partial sums handed over
+                remote = tight and own[t] != own[lead[g]]
+                for big in (True, False):
+                    px = base + 1 if big else base
+                    reps = extra if big else cnt - extra
+                    if reps == 0:
+                        continue
+                    iface = px * iface_s[g] + float(-(-px // vpj[g])) * job_s
+                    stall = px * stall_s[g]
+                    host = px * host_s[g]
+                    if remote:  # one hand-over per task
+                        host += px * xfer_px[g] + sync_s
+                    bus_b = px * bus_bytes[g]
+                    core_s = iface + stall + host
+                    tile_s_k = px * tile_s[g]
+                    bus_s_k = bus_b / bus_bps
+                    alt_s = px * alt_px_s[g]
+                    energy = px * energy_j[g]
+                    for _ in range(reps):
+                        fl[_F_PIXELS, k] = float(px)
+                        fl[_F_CORE_S, k] = core_s
+                        fl[_F_TILE_S, k] = tile_s_k
+                        fl[_F_BUS_S, k] = bus_s_k
+                        fl[_F_ALT_S, k] = alt_s
+                        fl[_F_IFACE_S, k] = iface
+                        fl[_F_STALL_S, k] = stall
+                        fl[_F_HOST_S, k] = host
+                        fl[_F_BUS_B, k] = bus_b
+                        fl[_F_ENERGY, k] = energy
+                        it[_I_KIND, k] = kind
+                        it[_I_CORE, k] = core
+                        it[_I_TILE, k] = t
+                        it[_I_MVMS, k] = px
+                        k += 1
     n += n_analog
     px = m / p / chunks
     if eff_px > 0 and px > 0:

@@ -39,6 +39,15 @@ KIND_DIGITAL, KIND_TIGHT, KIND_LOOSE = 0, 1, 2
 VICTIM_RANDOM, VICTIM_MOST_LOADED = 0, 1
 RAN_DIGITAL, RAN_ANALOG, RAN_STOLEN_DIGITAL = 0, 1, 2
 
+_BOUND_MAX_TASKS = 2**30
+_SUM_BOUND = 1.0 + 2.0**-20
+"""An upper bound of the floating-point sum of ``n`` non-negative numbers, each at most ``M``,
+added one by one: ``n * M * _SUM_BOUND`` for ``n`` below ``_BOUND_MAX_TASKS``. Each addition
+rounds up by at most a factor ``1 + 2**-53``, so the sum is at most ``n M (1 + 2**-53)**n``,
+and the two roundings of the bound's own products lose at most ``(1 - 2**-53)**2``; both stay
+far inside ``2**-20`` for ``n`` below ``2**30``. Rounding is monotonic, so ``x + sum`` is then
+at most ``x + bound`` too."""
+
 
 @numba.njit(cache=True)
 def simulate_kernel(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile_s,
@@ -278,6 +287,18 @@ def _run(task_layer, task_kind, task_core, task_tile, task_core_s, task_tile_s, 
 
 
 @numba.njit(cache=True)
+def _drop(busy_at, busy, core):
+    """Remove ``core`` from the busy cores ``busy_at[:busy]`` (kept in index order); returns
+    their new number."""
+    k = 0
+    while busy_at[k] != core:
+        k += 1
+    for j in range(k, busy - 1):
+        busy_at[j] = busy_at[j + 1]
+    return busy - 1
+
+
+@numba.njit(cache=True)
 def _queued(dq, head, tail, task_core_s, core):
     """Core time of the tasks still in ``core``'s deque, summed front to back."""
     total = 0.0
@@ -296,8 +317,9 @@ def simulate_barrier_kernel(task_layer, task_kind, task_core, task_tile, task_co
 
     Returns per-task (start, end, core, how, tile start) relative to the layer's start and
     each layer's makespan; the network's timeline is the running sum of the makespans.
+    ``task_layer`` is not read (``layer_task_ptr`` groups the tasks).
     """
-    n_tasks = task_layer.shape[0]
+    n_tasks = task_core.shape[0]
     n_layers = layer_task_ptr.shape[0] - 1
     start = np.empty(n_tasks)
     end = np.empty(n_tasks)
@@ -310,20 +332,174 @@ def simulate_barrier_kernel(task_layer, task_kind, task_core, task_tile, task_co
         widest = max(widest, layer_task_ptr[lay + 1] - layer_task_ptr[lay])
     # one set of work arrays for every layer
     dq = np.empty((n_cores, widest), np.int64)
-    tile_free = np.empty(max(n_tiles, 1))
-    zeros = np.zeros(widest, np.int64)
-    release = np.empty(1)
-    layer_end = np.empty(1)
-    one_ptr = np.zeros(2, np.int64)
-    no_pred_ptr = np.zeros(2, np.int64)
-    no_pred = np.zeros(0, np.int64)
+    peak = np.empty((n_cores, widest))
+    head = np.zeros(n_cores, np.int64)
+    tail = np.zeros(n_cores, np.int64)
+    busy_at = np.zeros(n_cores, np.int64)
+    core_free = np.zeros(n_cores)
+    queued = np.zeros(n_cores)
+    queued_ok = np.zeros(n_cores, np.bool_)
+    tile_free = np.zeros(max(n_tiles, 1))
     for lay in range(n_layers):
         a, b = layer_task_ptr[lay], layer_task_ptr[lay + 1]
-        one_ptr[1] = b - a
-        _run(zeros[:b - a], task_kind[a:b], task_core[a:b], task_tile[a:b], task_core_s[a:b],
-             task_tile_s[a:b], task_bus_s[a:b], task_alt_s[a:b], one_ptr, no_pred_ptr, no_pred,
-             n_cores, steal, steal_s, victim, seeds[lay], True,
-             (start[a:b], end[a:b], ran_on[a:b], how[a:b], tile_start[a:b], release,
-              layer_end), dq, tile_free)
-        makespan[lay] = layer_end[0]
+        for i in range(a, b):
+            start[i] = np.nan
+            end[i] = np.nan
+            ran_on[i] = -1
+            how[i] = -1
+            tile_start[i] = np.nan
+            if task_tile[i] >= 0:
+                tile_free[task_tile[i]] = 0.0
+        makespan[lay] = _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s,
+                                     task_tile_s, task_bus_s, task_alt_s, n_cores, steal,
+                                     steal_s, victim, seeds[lay], start, end, ran_on, how,
+                                     tile_start, dq, peak, head, tail, busy_at, core_free,
+                                     queued, queued_ok, tile_free)
     return start, end, ran_on, how, tile_start, makespan
+
+
+@numba.njit(cache=True)
+def _layer_alone(a, b, task_kind, task_core, task_tile, task_core_s, task_tile_s, task_bus_s,
+                 task_alt_s, n_cores, steal, steal_s, victim, seed, start, end, ran_on, how,
+                 tile_start, dq, peak, head, tail, busy_at, core_free, queued, queued_ok,
+                 tile_free):
+    """:func:`_run` of tasks ``a:b`` as one layer released alone at t = 0 in barrier mode
+    (seeded with ``seed``), writing their results in place; returns the layer's makespan.
+
+    The same decisions in the same order as :func:`_run` (``tests/test_engine.py`` checks
+    both against the plain-Python reference), without the DAG bookkeeping a lone layer does
+    not need, with the work arrays given (``tile_free`` zero at the layer's tiles) and
+    returning as soon as the last task has started: from then on every deque is empty, so no
+    core takes work or draws a random number, and the layer ends with its last task.
+
+    Two shortcuts that cannot change a decision: the cores with queued work are listed in
+    index order as deques fill and empty (a thief's own deque is empty, so they are the
+    victims it draws among, in the order :func:`_run` counts them); and a tight task is
+    refused without summing the owner's deque when an upper bound of that sum already makes
+    the thief too slow (:data:`_SUM_BOUND`; ``peak[c, k]`` is the largest core time among the
+    first ``k + 1`` tasks pushed to core ``c``)."""
+    for c in range(n_cores):
+        head[c] = 0
+        tail[c] = 0
+        core_free[c] = 0.0
+        queued_ok[c] = False
+    bounded = True  # the bound holds for non-negative core times only (NaN fails too)
+    for i in range(a, b):
+        c = task_core[i]
+        k = tail[c]
+        dq[c, k] = i
+        x = task_core_s[i]
+        if not x >= 0.0:
+            bounded = False
+        peak[c, k] = x if k == 0 or x > peak[c, k - 1] else peak[c, k - 1]
+        tail[c] = k + 1
+    left = b - a
+    if left == 0:
+        return 0.0
+    if left >= _BOUND_MAX_TASKS:
+        bounded = False
+    busy = 0  # cores with queued work: busy_at[:busy], in index order
+    for c in range(n_cores):
+        if tail[c] > 0:
+            busy_at[busy] = c
+            busy += 1
+    bus_free = 0.0
+    reseed = steal  # seeding waits for the first draw, as in _run
+    now = 0.0
+    while True:
+        started = False
+        for c in range(n_cores):
+            if core_free[c] > now:
+                continue
+            i = -1
+            mode = RAN_DIGITAL
+            t0 = now
+            if head[c] < tail[c]:
+                i = dq[c, head[c]]
+                head[c] += 1
+                if head[c] == tail[c]:
+                    busy = _drop(busy_at, busy, c)
+                queued_ok[c] = False
+                mode = RAN_ANALOG if task_kind[i] != KIND_DIGITAL else RAN_DIGITAL
+            elif steal:
+                v = -1
+                if victim == VICTIM_RANDOM:
+                    # the thief's deque is empty: the others with work are all the busy cores
+                    if busy > 0:
+                        if reseed:
+                            np.random.seed(seed)
+                            reseed = False
+                        v = busy_at[np.random.randint(0, busy)]
+                else:
+                    best = -1.0
+                    for o in range(n_cores):
+                        if o != c and head[o] < tail[o]:
+                            if not queued_ok[o]:
+                                queued[o] = _queued(dq, head, tail, task_core_s, o)
+                                queued_ok[o] = True
+                            w = queued[o]
+                            if w > best:
+                                best = w
+                                v = o
+                if v >= 0:
+                    cand = dq[v, tail[v] - 1]
+                    if task_kind[cand] == KIND_TIGHT:
+                        thief_done = now + steal_s + task_alt_s[cand]
+                        owner_free = max(core_free[v], now)
+                        if not queued_ok[v]:
+                            n_q = tail[v] - head[v]
+                            if bounded and thief_done >= owner_free + (
+                                    n_q * peak[v, tail[v] - 1] * _SUM_BOUND):
+                                continue  # refused whatever the exact sum
+                            queued[v] = _queued(dq, head, tail, task_core_s, v)
+                            queued_ok[v] = True
+                        if thief_done < owner_free + queued[v]:
+                            i = cand
+                            mode = RAN_STOLEN_DIGITAL
+                    else:
+                        i = cand
+                        mode = RAN_ANALOG if task_kind[cand] == KIND_LOOSE else RAN_DIGITAL
+                    if i >= 0:
+                        tail[v] -= 1
+                        if head[v] == tail[v]:
+                            busy = _drop(busy_at, busy, v)
+                        queued_ok[v] = False
+                        t0 = now + steal_s
+            if i < 0:
+                continue
+            started = True
+            start[i] = t0
+            ran_on[i] = c
+            how[i] = mode
+            if mode == RAN_STOLEN_DIGITAL:
+                core_free[c] = t0 + task_alt_s[i]
+                end[i] = core_free[c]
+            elif task_kind[i] == KIND_LOOSE:
+                core_free[c] = t0 + task_core_s[i]
+                tl = task_tile[i]
+                ts = max(t0, tile_free[tl])
+                tile_start[i] = ts
+                tile_free[tl] = ts + task_tile_s[i]
+                bus_free = max(bus_free, t0) + task_bus_s[i]
+                end[i] = max(core_free[c], tile_free[tl], bus_free)
+            else:
+                core_free[c] = t0 + task_core_s[i]
+                end[i] = core_free[c]
+                if mode == RAN_ANALOG:
+                    tile_start[i] = t0
+            left -= 1
+            if left == 0:
+                fe = 0.0
+                for j in range(a, b):
+                    fe = max(fe, end[j])
+                return fe
+        if started:
+            continue
+        # advance time to the next core becoming free
+        nxt = np.inf
+        for c in range(n_cores):
+            if core_free[c] > now and core_free[c] < nxt:
+                nxt = core_free[c]
+        if nxt == np.inf:
+            return np.nan  # nothing can progress (cannot happen with consistent inputs)
+        now = nxt

@@ -1,4 +1,5 @@
-"""Plain-numpy references for aimclib.functional (no Numba): slow, short, obviously right.
+"""Plain-numpy references for aimclib.functional and the even cut (no Numba): slow, short,
+obviously right.
 
 The integer references follow the semantics of the ``aimclib.functional`` docstring, written
 out directly: im2col by explicit loops, one int64 matmul per row block, then
@@ -15,6 +16,33 @@ def balanced_split(size: int, tile: int) -> list[int]:
     """``ceil(size / tile)`` block sizes, as equal as possible, larger ones first."""
     n = -(-size // tile)
     return [size // n + (1 if i < size % n else 0) for i in range(n)]
+
+
+def even_split(b, tight: bool, chunks: int) -> None:
+    """Reference of the compiled even cut (:func:`aimclib.balancing.even_tasks`), written from
+    ``aimclib.balancing``'s docstring onto a :class:`aimclib.balancing._Builder` ``b`` (which
+    prices each task): output positions split evenly over the ``p`` cores, analog tasks first
+    in each deque, then ``chunks`` digital chunks per core. Tight: each tile's stream on its
+    owner, in ``chunks x p`` balanced parts (one when ``chunks`` is 1). Loose with ``m >= p``:
+    core ``c`` takes its balanced share of the positions and drives every tile for it, in
+    ``chunks`` parts per tile. Loose with ``m < p``: tile ``t`` whole on core ``t % p``."""
+    from aimclib.engine import KIND_LOOSE, KIND_TIGHT
+    p, m = b.p, b.w.pixels
+    if b.n_tiles and tight:
+        for t in range(b.n_tiles):
+            for part in balanced_split(m, -(-m // (chunks * p if chunks > 1 else 1))):
+                b.analog(int(b.owners[t]), t, part, KIND_TIGHT)
+    elif b.n_tiles and m >= p:
+        for c, share in enumerate(balanced_split(m, -(-m // p))):
+            for t in range(b.n_tiles):
+                for part in balanced_split(share, -(-share // chunks)):
+                    b.analog(c, t, part, KIND_LOOSE)
+    elif b.n_tiles:
+        for t in range(b.n_tiles):
+            b.analog(t % p, t, m, KIND_LOOSE)
+    for c in range(p):
+        for _ in range(chunks):
+            b.digital(c, m / p / chunks)
 
 
 def pads4(padding) -> tuple[int, int, int, int]:

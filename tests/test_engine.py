@@ -48,7 +48,19 @@ def run(layers, preds=None, cores=1, tiles=1, steal=False, steal_s=0.0,
     args = (*arrays(layers, preds), cores, tiles, steal, steal_s, victim, seed, barrier)
     got = simulate_kernel(*args)
     assert_same(got, naive_engine.simulate(*args))
+    if preds is None:  # a chain: each layer alone through the barrier kernel agrees too
+        assert_same_barrier(args[:9], cores, tiles, steal, steal_s, victim,
+                            np.arange(len(layers), dtype=np.int64) + seed)
     return got[:4] + got[5:]  # the tile start times are compared above, not returned
+
+
+def assert_same_barrier(task_arrays, cores, tiles, steal, steal_s, victim, seeds):
+    """:func:`simulate_barrier_kernel` equals the reference, exactly (rounding included)."""
+    args = (*task_arrays, cores, tiles, steal, steal_s, victim, seeds)
+    names = ("start", "end", "core", "how", "tile_start", "makespan")
+    for name, g, w in zip(names, simulate_barrier_kernel(*args),
+                          naive_engine.simulate_barrier(*args)):
+        np.testing.assert_array_equal(g, w, err_msg=name)
 
 
 def assert_same(got, want):
@@ -366,3 +378,72 @@ def test_shared_tiles_match_reference(case):
     """Loose tasks contending for tiles (see test_loose_tile_is_free_after_its_mvms)."""
     layers, preds, opts = case
     run(layers, preds, **opts)
+
+
+# ------------------------------------------------ barrier mode's lone-layer loop, any floats
+def _alone_both(tasks, cores, steal_s, victim, seed):
+    """A layer through simulate_barrier_kernel (engine._layer_alone) and through the DAG
+    engine in barrier mode; both compiled with the same floating-point operations, so they
+    must agree bit for bit whatever the durations."""
+    layer_of, kind, core, tile, core_s, tile_s, bus_s, alt_s, ptr, pred_ptr, pred = \
+        arrays([tasks])
+    n_tiles = max(1, int(tile.max(initial=-1)) + 1)
+    got = simulate_barrier_kernel(layer_of, kind, core, tile, core_s, tile_s, bus_s, alt_s, ptr,
+                                  cores, n_tiles, True, steal_s, victim,
+                                  np.array([seed], np.int64))
+    want = simulate_kernel(layer_of, kind, core, tile, core_s, tile_s, bus_s, alt_s, ptr,
+                           pred_ptr, pred, cores, n_tiles, True, steal_s, victim, seed, True)
+    for g, w in zip(got[:5], want[:5]):
+        assert g.tobytes() == w.tobytes()
+    assert got[5][0] == want[6][0] - want[5][0]
+    return got
+
+
+DURATIONS = st.floats(0.0, 10.0, allow_nan=False, allow_subnormal=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 5), st.lists(st.tuples(st.sampled_from((D, T, L)), st.integers(0, 4),
+                                             DURATIONS, DURATIONS), min_size=1, max_size=30),
+       st.sampled_from((0.0, 1e-3, 0.3)), st.sampled_from((VICTIM_RANDOM, VICTIM_MOST_LOADED)),
+       st.integers(0, 2**32 - 1))
+def test_lone_layer_equals_dag_engine_for_any_floats(cores, rows, steal_s, victim, seed):
+    """Real durations are not dyadic: the lone-layer loop's shortcuts (victims counted as
+    deques change, a tight task refused on an upper bound of the owner's queue) must take
+    every decision the plain loop takes, with rounding."""
+    tasks = [task(kind, c % cores, core_s, tile=i if kind != D else -1, tile_s=core_s / 3,
+                  bus_s=core_s / 7, alt_s=alt_s)
+             for i, (kind, c, core_s, alt_s) in enumerate(rows)]
+    _alone_both(tasks, cores, steal_s, victim, seed)
+
+
+@pytest.mark.parametrize("ulps", [-2, -1, 0, 1, 2])
+@pytest.mark.parametrize("core_s, n", [(0.1, 7), (1 / 3, 40), (2e-7, 300)])
+def test_tight_rule_at_the_rounding_edge(core_s, n, ulps):
+    """A thief that would finish within a few ulps of the owner's queue (summed front to
+    back, rounding included): the decision follows the exact sum, never the bound."""
+    queue = 0.0
+    for _ in range(n - 1):
+        queue += core_s  # tasks 1..n-1 left once the owner started task 0 at t = 0
+    owner_done = core_s + queue
+    alt_s = owner_done
+    for _ in range(abs(ulps)):
+        alt_s = np.nextafter(alt_s, np.inf if ulps > 0 else -np.inf)
+    tasks = [task(T, 0, core_s, tile=0, alt_s=float(alt_s)) for _ in range(n)]
+    got = _alone_both(tasks, 2, 0.0, VICTIM_RANDOM, 1)
+    stolen_at_once = got[3][-1] == RAN_STOLEN_DIGITAL and got[0][-1] == 0.0
+    assert stolen_at_once == (alt_s < owner_done)
+
+
+@pytest.mark.parametrize("layout", range(6))
+def test_lone_layer_equals_dag_engine_many_seeds(layout):
+    """Wider layers than hypothesis draws (6 cores, 60 tasks, all kinds), each under 40 seeds:
+    victims drawn among several busy cores after others have emptied out of index order."""
+    rng = np.random.default_rng(layout)
+    kinds = rng.choice([D, T, L], 60, p=[0.4, 0.4, 0.2])
+    tasks = [task(int(k), int(rng.integers(0, 4)), float(rng.exponential(1.0)),
+                  tile=i if k != D else -1, tile_s=float(rng.exponential(0.5)),
+                  bus_s=float(rng.exponential(0.1)), alt_s=float(rng.exponential(3.0)))
+             for i, k in enumerate(kinds)]
+    for seed in range(40):
+        _alone_both(tasks, 6, 0.05, VICTIM_RANDOM, seed)

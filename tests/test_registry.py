@@ -8,13 +8,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import naive
 from aimclib import figstyle, simulate
 from aimclib.accounting import pairwise_sum
 from aimclib.allocation import ALLOCATIONS, Allocation
-from aimclib.balancing import BALANCERS, Balancer
+from aimclib.balancing import BALANCERS, TASK_FIELDS, Balancer, _Builder, even_tasks
 from aimclib.errors import ParameterError, UnknownNameError
 from aimclib.registry import Registry
+from aimclib.placement import place_tiles
+from aimclib.scheduling import arrays_of, workload_for
+from aimclib.system import load_system
 from aimclib.validation import MAX_SEED, stream_seed, stream_seeds
+from aimclib.zoo import get_network
 
 NET = "resnet18"
 
@@ -107,3 +112,32 @@ def test_pairwise_sum_is_numpy_sum_at_block_edges(n):
 @given(st.integers(0, MAX_SEED), st.lists(st.integers(0, 2**32 - 1), max_size=5))
 def test_stream_seeds_are_seedsequence_streams(seed, streams):
     assert stream_seeds(seed, streams).tolist() == [stream_seed(seed, s) for s in streams]
+
+
+@pytest.mark.parametrize("preset", ["alpine-tight", "alpine-loose"])
+@pytest.mark.parametrize("net, cores, tiles", [("resnet18", 8, 60), ("mobilenet_v2", 3, 37),
+                                               ("googlenet", 5, 300)])
+def test_even_cut_is_the_plain_python_split(preset, net, cores, tiles):
+    """The compiled even cut of every layer, with 1, 3 and 4 chunks per core, equals the
+    plain-Python split priced task by task by balancing._Builder, bit for bit (layers with
+    every unit mapped, with some, and with none; linear layers with fewer positions than
+    cores)."""
+    network = get_network(net)
+    hw = load_system(preset, cores=cores).with_tiles(tiles)
+    wl = workload_for(network, hw)
+    for fill in (1.0, 0.5, 0.0):
+        units = np.array([int(w.n_units * fill) if w.mapping is not None else 0
+                          for w in wl.layers], np.int64)
+        per_layer = [w.mapping.tiles_for(int(u)) if w.mapping is not None else 0
+                     for w, u in zip(wl.layers, units)]
+        owners = place_tiles(hw.with_tiles(sum(per_layer)), per_layer)
+        for chunks in (1, 3, 4):
+            tasks, ptr = even_tasks(arrays_of(wl), np.arange(len(units)), units, owners,
+                                    cores, preset == "alpine-tight", chunks)
+            for i, w in enumerate(wl.layers):
+                b = _Builder(w, int(units[i]), owners[i], cores, hw)
+                naive.even_split(b, preset == "alpine-tight", chunks)
+                want = b.build()
+                got = tasks.slice(ptr[i], ptr[i + 1])
+                for f in TASK_FIELDS:
+                    assert getattr(got, f).tobytes() == getattr(want, f).tobytes(), (i, f)
