@@ -565,6 +565,52 @@ def plot_allocation_strategies_grid(df: pd.DataFrame, value: str = "speedup") ->
     return fig
 
 
+_REPLICATE_LINES = {"on": "-", "rule": (0, (5.0, 1.5, 1.0, 1.5)), "off": (0, (3.0, 2.0))}
+"""Line style per replicate setting (``rule``: any ``reuse>=X``)."""
+
+
+@fs.styled
+def plot_replication(df: pd.DataFrame, reference: str = "optimal", marks: dict | None = None,
+                     mark_label: str = "marked budget") -> Figure:
+    """Latency over the ``reference`` allocation's latency with copies (``latency_vs_ref``)
+    against the tile budget (log-log), one panel per network: colour the allocation, solid
+    with the copies the allocation chooses (``replicate="on"``), dash-dot with a
+    ``reuse>=X`` rule's copies, dashed without copies ("off"); 1x is the reference. ``marks`` maps a network to a budget drawn as a thin vertical line (e.g.
+    the published 41 % coverage)."""
+    require_columns(df, ["network", "allocation", "replicate", "tiles", "latency_vs_ref"],
+                    "plot_replication")
+    data = df[df["tiles"] > 0]
+    allocations = _ordered(data["allocation"], fs.allocation_colors())
+    nets = list(dict.fromkeys(data["network"]))
+    fig, axes = _facets(1.45, nets, 3)
+    for net, ax in axes.items():
+        part = data[data["network"] == net]
+        for alloc in allocations:
+            color = fs.allocation_colors().get(alloc, fs.NEUTRAL)
+            for rep, pts in part[part["allocation"] == alloc].groupby("replicate", sort=True):
+                pts = pts.sort_values("tiles")
+                ax.plot(pts["tiles"], pts["latency_vs_ref"], color=color, lw=0.9,
+                        ls=_REPLICATE_LINES.get(rep, _REPLICATE_LINES["rule"]),
+                        marker=fs.allocation_markers().get(alloc, "o"), markersize=3)
+        if marks and net in marks:
+            ax.axvline(marks[net], color=fs.REFERENCE, lw=0.6, ls=":", zorder=0.5)
+        fs.unity(ax)
+        fs.log_axis(ax)
+        fs.log_axis(ax, "x")
+        ax.set_title(net)
+    _label_outer(axes, "tile budget (count, log)", f"latency / {reference} (x, log)", 3)
+    handles = [Line2D([], [], color=fs.allocation_colors().get(a, fs.NEUTRAL), lw=0.9,
+                      marker=fs.allocation_markers().get(a, "o"), markersize=3, label=a)
+               for a in allocations]
+    handles += [Line2D([], [], color=fs.NEUTRAL, lw=0.9, ls=_REPLICATE_LINES[k], label=label)
+                for k, label in (("on", "own copies"), ("rule", "rule's copies"),
+                                 ("off", "no copies"))]
+    if marks:
+        handles.append(Line2D([], [], color=fs.REFERENCE, lw=0.6, ls=":", label=mark_label))
+    fig.legend(handles=handles, loc="outside upper center", ncols=4)
+    return fig
+
+
 @fs.styled
 def plot_pareto(front: pd.DataFrame) -> Figure:
     """Tiles used against speedup and against energy gain per network: every swept point in
