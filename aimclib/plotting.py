@@ -575,8 +575,9 @@ def plot_replication(df: pd.DataFrame, reference: str = "optimal", marks: dict |
     """Latency over the ``reference`` allocation's latency with copies (``latency_vs_ref``)
     against the tile budget (log-log), one panel per network: colour the allocation, solid
     with the copies the allocation chooses (``replicate="on"``), dash-dot with a
-    ``reuse>=X`` rule's copies, dashed without copies ("off"); 1x is the reference. ``marks`` maps a network to a budget drawn as a thin vertical line (e.g.
-    the published 41 % coverage)."""
+    ``reuse>=X`` rule's copies, dashed without copies ("off"); 1x is the reference.
+    ``marks`` maps a network to a budget drawn as a thin vertical line labelled
+    ``mark_label`` (e.g. the published coverage)."""
     require_columns(df, ["network", "allocation", "replicate", "tiles", "latency_vs_ref"],
                     "plot_replication")
     data = df[df["tiles"] > 0]
