@@ -42,7 +42,7 @@ from aimclib import layer_cost
 from aimclib.balancing import layer_tasks
 from aimclib.engine import KIND_DIGITAL
 from aimclib.errors import AimcError
-from aimclib.layercost import CORE_COMPONENTS, DEVICE_COMPONENTS, layer_terms
+from aimclib.layercost import CORE_COMPONENTS, DEVICE_COMPONENTS, chosen_units, layer_terms
 from aimclib.layers import Layer, layer_info
 from aimclib.mapping import map_layer
 from aimclib.placement import place_tiles
@@ -686,3 +686,17 @@ def test_layer_terms_loose_copies_bind_on_the_bus():
     assert t["binding"] == "bus"
     assert t["latency_s"] == pytest.approx(bus, rel=1e-6)
     assert t["cores_s"] < 0.5 * bus and t["tile_s"] < bus
+
+
+def test_chosen_units_inverts_tiles_used():
+    """dense 1024x1024: 4 units of 4 tiles; 8 tiles map 2 units. conv 64->64 3x3 @56 on 8
+    tight cores: 3 tiles per copy, 12 tiles hold 4 copies (one unit each)."""
+    sys = load_system("alpine-tight")
+    dense = layer_spec("dense:1024:1024").info[0]
+    c = layer_cost(dense, sys, cores=1, tiles=8)
+    assert (c.tiles_used, chosen_units(c, dense, sys)) == (8, 2)
+    conv = layer_spec("conv:64:64:3:56:1:1").info[0]
+    c = layer_cost(conv, sys, cores=8, tiles=12, replicate=True)
+    assert (c.tiles_used, chosen_units(c, conv, sys)) == (12, 4)
+    none = layer_cost(conv, sys, cores=8, tiles=0)
+    assert chosen_units(none, conv, sys) == 0
