@@ -102,14 +102,20 @@ class LayerCost:
         }
 
 
-def _schedule_cost(wl: Workload, hw: SystemConfig, units: int, balancer: str,
-                   opts: BalancerOptions, seed: int) -> Cost:
+def _schedule(wl: Workload, hw: SystemConfig, units: int, balancer: str,
+              opts: BalancerOptions, seed: int):
+    """The lone layer's barrier schedule with ``units`` unit-copies and its tile count."""
     w = wl.layers[0]
     n_tiles = tiles_used(w.mapping, units) if w.mapping is not None else 0
     owners = place_tiles(hw, [n_tiles])
     if w.mapping is not None and units > w.n_units:  # copies on different cores
         owners = [copy_owners(owners[0], w.mapping.tiles_full)]
-    sched = barrier_schedules(wl, hw, np.array([units]), owners, balancer, opts, seed)[0]
+    return barrier_schedules(wl, hw, np.array([units]), owners, balancer, opts, seed)[0], n_tiles
+
+
+def _schedule_cost(wl: Workload, hw: SystemConfig, units: int, balancer: str,
+                   opts: BalancerOptions, seed: int) -> Cost:
+    sched, n_tiles = _schedule(wl, hw, units, balancer, opts, seed)
     tile_on = powered_tile_seconds(hw, sched.makespan, [n_tiles], [sched.makespan])
     energy, bd = energy_breakdown(hw, sched.makespan, sched.vec, tile_on)
     return Cost(sched.makespan, energy, bd)
@@ -170,3 +176,86 @@ def layer_cost(info: LayerInfo, sys: SystemConfig, cores: int | None = None,
     return LayerCost(info.name, info.kind, int(p), int(t), sys.coupling, used,
                      w.mapping.tiles_full, part.coverage,
                      cells / (used * w.mapping.rows * w.mapping.cols), cost, base)
+
+
+# ------------------------------------------------------------------------ binding terms
+TERMS = ("issue", "tile", "bus", "cores")
+"""The bounds :func:`layer_terms` compares, in the order ties are broken."""
+
+BUSY_SHARE = 0.95
+"""When every core's work spread evenly (the ``cores`` term) is within this share of the
+largest term, the core count binds: the cores are all busy, whatever else is also near its
+limit (a stated choice: 5 % is below the spread of the balancers' makespans)."""
+
+
+def chosen_units(cost: LayerCost, info: LayerInfo, sys: SystemConfig) -> int:
+    """The unit-copies :func:`layer_cost` mapped to give ``cost`` (from its tiles used: the
+    tiles of ``u`` unit-copies grow strictly with ``u``)."""
+    hw = sys.replace(cores=cost.cores, tiles=cost.tiles)
+    w = layer_work(0, info, hw)
+    if w.mapping is None or cost.tiles_used == 0:
+        return 0
+    for u in range(1, max_units(w, hw) + 1):
+        if tiles_used(w.mapping, u) == cost.tiles_used:
+            return u
+    raise AssertionError(f"{info.name}: no unit count uses {cost.tiles_used} tiles")
+
+
+def layer_terms(info: LayerInfo, sys: SystemConfig, cores: int | None = None,
+                tiles: int | None = None, balancer: str = "static-balanced", seed: int = 0,
+                replicate: bool = False) -> dict:
+    """What limits one layer's latency under :func:`layer_cost` (same arguments): each
+    resource's demand in the layer's own schedule (the balancer's tasks), in seconds.
+
+    * ``issue_s``: the busiest core's MVM work (interface instructions, stall, host work
+      around each MVM and, loose, DMA job set-up): per-MVM core time x the positions the
+      core drives. With ``d`` drivers sharing ``M`` positions evenly it is that time x
+      ``M / d``.
+    * ``tile_s``: the busiest tile's MVM time (positions x time per MVM, transfers included).
+    * ``bus_s``: the shared bus's time for every MVM's bytes (0 for tight coupling).
+    * ``cores_s``: all core work (MVM work and the digital remainder) spread over the
+      ``p`` cores: the core-count bound.
+
+    ``binding`` is the largest of :data:`TERMS` (``cores`` when it is within
+    :data:`BUSY_SHARE` of the largest); ``bound_share`` the largest term over the latency
+    (near 1: the term explains the latency). The breakdown of the core work, per core on
+    average (s; they add up to ``cores_s``): ``interface_s``, ``stall_s``, ``host_s``
+    (partial-sum hand-overs included), ``jobs_s`` (DMA job set-up and completion),
+    ``digital_s`` (the digital remainder and positions converted to digital work). Also:
+    ``latency_s``, ``units`` (unit-copies), ``copies`` (most copies of a unit), ``drivers``
+    (cores that ran MVM work) and ``positions_per_copy`` (output positions over copies).
+    """
+    c = layer_cost(info, sys, cores, tiles, balancer, seed, replicate=replicate)
+    hw = sys.replace(cores=c.cores, tiles=c.tiles)
+    p = c.cores
+    w = layer_work(0, info, hw)
+    units = chosen_units(c, info, sys)
+    sched, _ = _schedule(Workload(None, hw, (w,)), hw, units, balancer, BalancerOptions(),
+                         check_seed(seed, where="layer_terms"))
+    t = sched.tasks
+    ran = np.asarray(sched.ran_on, np.int64)
+    analog = t.tile >= 0
+    mc = w.mvm
+    if mc is not None and analog.any():
+        base = t.tile[analog] % w.mapping.tiles_full  # copies repeat the full mapping's tiles
+        vpj = np.asarray(mc.vectors_per_job)
+        vpj = vpj[base] if vpj.ndim else vpj
+        jobs = float(np.sum(-(-t.pixels[analog].astype(np.int64) // vpj)) * mc.job_s)
+        issue = np.bincount(ran[analog], t.core_s[analog], minlength=p)
+        tile_busy = np.bincount(t.tile[analog], t.tile_s[analog])
+    else:
+        jobs, issue, tile_busy = 0.0, np.zeros(p), np.zeros(1)
+    terms = {"issue": float(issue.max()), "tile": float(tile_busy.max()),
+             "bus": float(t.bus_s.sum()), "cores": float(t.core_s.sum()) / p}
+    top = max(terms.values())
+    binding = "cores" if terms["cores"] >= BUSY_SHARE * top else max(TERMS, key=terms.get)
+    copies = -(-units // w.n_units) if units else 0
+    return {"latency_s": c.latency_s, "units": units, "copies": copies,
+            "drivers": int(len(np.unique(ran[analog]))),
+            "positions_per_copy": w.pixels / copies if copies else float(w.pixels),
+            **{f"{k}_s": v for k, v in terms.items()},
+            "binding": binding, "bound_share": top / c.latency_s,
+            "interface_s": max(0.0, float(t.iface_s[analog].sum()) - jobs) / p,
+            "stall_s": float(t.stall_s[analog].sum()) / p,
+            "host_s": float(t.host_s[analog].sum()) / p, "jobs_s": jobs / p,
+            "digital_s": float(t.core_s[~analog].sum()) / p}

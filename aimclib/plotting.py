@@ -21,7 +21,9 @@ from matplotlib.patches import Patch
 
 from . import figstyle as fs
 from .network import Network
-from .studies import CORE_SHARES, achieved_coverage, layer_label, require_columns
+from .errors import ParameterError
+from .studies import (CORE_SHARES, achieved_coverage, layer_label, require_columns,
+                      saturation)
 from .validation import check_choice
 
 COUPLING_MARKERS = {"tight": "o", "loose": "s"}
@@ -125,105 +127,74 @@ def plot_network_reuse(nets: Sequence[Network]) -> Figure:
 
 # ------------------------------------------------------------------------------ single layers
 def _layer_frame(df: pd.DataFrame, value: str) -> pd.DataFrame:
-    require_columns(df, ["layer", "tiles", "tiles_needed", "cores", "coupling", value],
-                    "single-layer plot")
-    return df.assign(budget_pct=100.0 * df["tiles"] / df["tiles_needed"])
+    require_columns(df, ["layer", "tiles", "cores", "coupling", value], "single-layer plot")
+    return df[df["tiles"] > 0]
 
 
 def _cores_legend(fig: Figure, couplings: Sequence[str], cores: Sequence[int],
-                  loc: str = "outside upper center") -> None:
-    """One legend: couplings (colour) and core counts (marker, darker = fewer cores)."""
+                  loc: str = "outside upper center", saturation: bool = False) -> None:
+    """One legend: couplings (colour) and core counts (marker, darker = fewer cores), and the
+    saturation mark when ``saturation``."""
     handles = [Line2D([], [], color=fs.COUPLING[c], lw=1.5, label=f"{c} coupling",
                       ls="-" if c == "tight" else (0, (3, 2))) for c in couplings]
     handles += [Line2D([], [], color=fs.NEUTRAL, marker=fs.core_marker(c), ls="none",
                        label=f"{c} core{'s' if c != 1 else ''}") for c in cores]
+    if saturation:
+        handles.append(Line2D([], [], color=fs.NEUTRAL, marker="o", markersize=8, ls="none",
+                              markerfacecolor="none", label="saturates"))
     fig.legend(handles=handles, loc=loc, ncols=len(handles))
 
 
 def _layer_panel(ax, part: pd.DataFrame, value: str, couplings, cores) -> None:
-    """One layer's ``value`` against its tile budget: a line (tight solid, loose dashed) where
-    the layer has three or more budgets, markers only where it has two (no trend was measured
-    between them)."""
+    """One layer's ``value`` against tiles (log-log; tight solid, loose dashed), each curve's
+    saturation point (:func:`aimclib.studies.saturation` on ``value``) ringed."""
+    sat = saturation(part, ["coupling", "cores"], value=value)
     for coupling in couplings:
         colors = fs.core_colors(coupling, cores)
         for c in cores:
             pts = part[(part["coupling"] == coupling) & (part["cores"] == c)].sort_values(
-                "budget_pct")
+                "tiles")
             # loose dashed over tight solid: where both couplings coincide, both stay visible
-            ls = ("-" if coupling == "tight" else (0, (3, 2))) if len(pts) >= 3 else "none"
-            ax.plot(pts["budget_pct"], pts[value], ls=ls, color=colors[c],
+            ls = "-" if coupling == "tight" else (0, (3, 2))
+            ax.plot(pts["tiles"], pts[value], ls=ls, color=colors[c],
                     marker=fs.core_marker(c), markersize=3, lw=0.9)
+            at = sat[(sat["coupling"] == coupling) & (sat["cores"] == c)]
+            ax.plot(at["tiles"], at[value], ls="none", marker="o", markersize=8,
+                    markerfacecolor="none", markeredgecolor=colors[c], markeredgewidth=0.8)
     fs.unity(ax)
     fs.log_axis(ax)
-    ax.set_xlim(-5, 105)
+    fs.log_axis(ax, "x")
     ax.set_title(layer_label(part["layer"].iloc[0]))
 
 
 def _layer_axes_labels(value: str) -> tuple[str, str]:
-    return ("tiles (% of whole layer)",
+    return ("tiles (count, log)",
             {"speedup": "speedup (x, log)", "energy_gain": "energy gain (x, log)"}.get(
                 value, value))
 
 
 @fs.styled
-def plot_layer_coverage(df: pd.DataFrame, value: str = "speedup", curves: int = 4) -> Figure:
+def plot_layer_tiles(df: pd.DataFrame, value: str = "speedup",
+                     layers: Sequence[str] | None = None, ncols: int = 3) -> Figure:
     """Single-layer ``value`` (``speedup`` or ``energy_gain``, against the same cores without
-    tiles). Top: up to ``curves`` layers with three or more tile budgets, ``value`` against the
-    budget (share of the tiles that hold the whole layer; the cost model maps only the units
-    that make the layer faster, so a budget may stay unused). Bottom: every layer with its
-    whole-layer budget, one marker per coupling and core count.
+    tiles) against the tiles offered, from one mapping unit to the copy cap, one panel per
+    layer of ``layers`` (default: every layer of ``df``); colour the coupling, marker and
+    shade the cores; a ring marks where each curve saturates.
 
-    ``df`` is a layer sweep (:func:`aimclib.studies.sweep_layer_coverage`).
+    ``df`` is a layer sweep with copies (:func:`aimclib.studies.sweep_layer_tiles`).
     """
     data = _layer_frame(df, value)
-    layers = list(dict.fromkeys(data["layer"]))
+    layers = list(dict.fromkeys(data["layer"])) if layers is None else list(layers)
+    missing = [lay for lay in layers if lay not in set(data["layer"])]
+    if missing:
+        raise ParameterError(f"plot_layer_tiles: no rows for layer(s) {', '.join(missing)}")
     couplings = _ordered(data["coupling"], fs.COUPLING)
     cores = sorted(data["cores"].unique())
-    steps = data.groupby("layer")["tiles"].nunique()
-    curved = [lay for lay in layers if steps[lay] >= 3][:curves]
-    top = curved + ["."] * (max(1, len(curved)) - len(curved))
-    fig, axes = fs.figure("double", height_in=4.3, mosaic=[top, ["full"] * len(top)])
-    xlabel, ylabel = _layer_axes_labels(value)
-    for i, lay in enumerate(curved):
-        _layer_panel(axes[lay], data[data["layer"] == lay], value, couplings, cores)
-        axes[lay].set_xlabel(xlabel)
-        if i == 0:
-            axes[lay].set_ylabel(ylabel)
-    ax = axes["full"]
-    full = data[data["tiles"] == data.groupby("layer")["tiles"].transform("max")]
-    series = [(cp, c) for cp in couplings for c in cores]
-    width = 0.8 / len(series)
-    for k, (cp, c) in enumerate(series):
-        pts = full[(full["coupling"] == cp) & (full["cores"] == c)]
-        x = [layers.index(lay) - 0.4 + width * (k + 0.5) for lay in pts["layer"]]
-        ax.plot(x, pts[value], ls="none", marker=fs.core_marker(c),
-                color=fs.core_colors(cp, cores)[c], markersize=3.5)
-    ax.set_xticks(range(len(layers)), [layer_label(lay) for lay in layers], rotation=20,
-                  ha="right")
-    ax.grid(axis="x", visible=False)
-    for i in range(1, len(layers)):
-        ax.axvline(i - 0.5, color=fs.RC["grid.color"], lw=0.5, zorder=0)
-    fs.unity(ax)
-    fs.log_axis(ax)
-    ax.set_xlim(-0.5, len(layers) - 0.5)
-    ax.set(ylabel=ylabel, title="whole layer on tiles")
-    _cores_legend(fig, couplings, cores)
-    return fig
-
-
-@fs.styled
-def plot_layer_coverage_grid(df: pd.DataFrame, value: str = "speedup") -> Figure:
-    """Every layer of the sweep in its own panel: ``value`` against the tile budget (see
-    :func:`plot_layer_coverage`); two-budget layers are drawn as markers only."""
-    data = _layer_frame(df, value)
-    layers = list(dict.fromkeys(data["layer"]))
-    couplings = _ordered(data["coupling"], fs.COUPLING)
-    cores = sorted(data["cores"].unique())
-    fig, axes = _facets(1.75, layers, 3)
+    fig, axes = _facets(1.75, layers, ncols)
     for lay, ax in axes.items():
         _layer_panel(ax, data[data["layer"] == lay], value, couplings, cores)
-    _label_outer(axes, *_layer_axes_labels(value), ncols=3)
-    _cores_legend(fig, couplings, cores)
+    _label_outer(axes, *_layer_axes_labels(value), ncols=ncols)
+    _cores_legend(fig, couplings, cores, saturation=True)
     return fig
 
 
@@ -591,6 +562,53 @@ def plot_allocation_strategies_grid(df: pd.DataFrame, value: str = "speedup") ->
         ax.set_title(f"{net}, {c}")
     _label_outer(axes, "tile budget (count, log)", _value_label(value), 3)
     _allocation_legend(fig, allocations)
+    return fig
+
+
+_REPLICATE_LINES = {"on": "-", "rule": (0, (5.0, 1.5, 1.0, 1.5)), "off": (0, (3.0, 2.0))}
+"""Line style per replicate setting (``rule``: any ``reuse>=X``)."""
+
+
+@fs.styled
+def plot_replication(df: pd.DataFrame, reference: str = "optimal", marks: dict | None = None,
+                     mark_label: str = "marked budget") -> Figure:
+    """Latency over the ``reference`` allocation's latency with copies (``latency_vs_ref``)
+    against the tile budget (log-log), one panel per network: colour the allocation, solid
+    with the copies the allocation chooses (``replicate="on"``), dash-dot with a
+    ``reuse>=X`` rule's copies, dashed without copies ("off"); 1x is the reference.
+    ``marks`` maps a network to a budget drawn as a thin vertical line labelled
+    ``mark_label`` (e.g. the published coverage)."""
+    require_columns(df, ["network", "allocation", "replicate", "tiles", "latency_vs_ref"],
+                    "plot_replication")
+    data = df[df["tiles"] > 0]
+    allocations = _ordered(data["allocation"], fs.allocation_colors())
+    nets = list(dict.fromkeys(data["network"]))
+    fig, axes = _facets(1.45, nets, 3)
+    for net, ax in axes.items():
+        part = data[data["network"] == net]
+        for alloc in allocations:
+            color = fs.allocation_colors().get(alloc, fs.NEUTRAL)
+            for rep, pts in part[part["allocation"] == alloc].groupby("replicate", sort=True):
+                pts = pts.sort_values("tiles")
+                ax.plot(pts["tiles"], pts["latency_vs_ref"], color=color, lw=0.9,
+                        ls=_REPLICATE_LINES.get(rep, _REPLICATE_LINES["rule"]),
+                        marker=fs.allocation_markers().get(alloc, "o"), markersize=3)
+        if marks and net in marks:
+            ax.axvline(marks[net], color=fs.REFERENCE, lw=0.6, ls=":", zorder=0.5)
+        fs.unity(ax)
+        fs.log_axis(ax)
+        fs.log_axis(ax, "x")
+        ax.set_title(net)
+    _label_outer(axes, "tile budget (count, log)", f"latency / {reference} (x, log)", 3)
+    handles = [Line2D([], [], color=fs.allocation_colors().get(a, fs.NEUTRAL), lw=0.9,
+                      marker=fs.allocation_markers().get(a, "o"), markersize=3, label=a)
+               for a in allocations]
+    handles += [Line2D([], [], color=fs.NEUTRAL, lw=0.9, ls=_REPLICATE_LINES[k], label=label)
+                for k, label in (("on", "own copies"), ("rule", "rule's copies"),
+                                 ("off", "no copies"))]
+    if marks:
+        handles.append(Line2D([], [], color=fs.REFERENCE, lw=0.6, ls=":", label=mark_label))
+    fig.legend(handles=handles, loc="outside upper center", ncols=4)
     return fig
 
 

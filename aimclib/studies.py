@@ -1,8 +1,8 @@
 """Data assembly for the study notebooks: tidy tables made from sweeps and simulation results.
 
 Everything here is pandas/numpy on results that already exist (sweep tables, :class:`SimResult`
-objects), except :func:`sweep_layer_coverage`, which runs one layer sweep per layer so that
-each layer is swept over its own tile budgets. Plotting lives in :mod:`aimclib.plotting`.
+objects), except :func:`sweep_layer_tiles`, which runs one layer sweep per layer and core count
+so that each is swept over its own tile points. Plotting lives in :mod:`aimclib.plotting`.
 
 Conventions: times in seconds (columns ``*_s``), energies in joules (``*_j``), coverage and
 utilisation as shares in [0, 1] unless a column name ends in ``_pct``.
@@ -19,9 +19,11 @@ import pandas as pd
 from .errors import ParameterError
 from .mapping import map_layer
 from .provenance import save_table
+from .replication import copy_cap
 from .sweep import layer_spec, sweep
 from .system import SystemConfig, load_system
 from .validation import check_choice, check_int
+from .workload import layer_work
 
 CORE_SHARES = ("digital", "analog", "steal", "idle")
 """Per-core time components of :func:`utilisation_table`, in stacking order."""
@@ -95,33 +97,120 @@ def with_vectors_per_job(df: pd.DataFrame, spec: str,
                                                 // per_vector))
 
 
-def sweep_layer_coverage(layers: Sequence[str], grid: Mapping[str, list] | None = None,
-                         **sweep_options) -> pd.DataFrame:
-    """Single-layer sweep of every layer in ``layers`` over its own :func:`unit_budgets`.
+SATURATION_LEVEL = 0.95
+"""A curve *saturates* at the fewest tiles that reach this share of its best value
+(:func:`saturation`): past it, more tiles buy at most 5 % (a stated choice)."""
 
-    ``grid`` holds the other layer-study keys (``preset``, ``cores``, ``balancer``,
-    ``set:...``); ``sweep_options`` go to :func:`aimclib.sweep.sweep`. The budgets come from
-    the first preset of the grid (tile size is the same in every preset the study compares).
-    Returns the concatenated sweep tables, layers in the order given, with the first sweep's
-    provenance (``attrs["provenance"]``) whose grid lists every layer and its budgets.
+UNIT_POINTS = 16
+"""Tile points within one copy of a layer (:func:`tile_points`): every unit up to this many
+units, a log-spaced subset of this many above."""
+
+
+def tile_points(spec: str, system: SystemConfig | str = "alpine-tight", cores: int = 1,
+                unit_points: int = UNIT_POINTS) -> list[int]:
+    """Tile budgets for layer ``spec`` on ``cores`` cores from one unit to the copy cap: the
+    tiles of its first ``u`` units for every ``u`` up to one copy (a log-spaced subset of
+    about ``unit_points`` when it has more units), then ``c`` whole copies for every ``c`` up
+    to :func:`aimclib.replication.copy_cap` (the driving cores, at most the output
+    positions). Increasing, distinct."""
+    hw = system if isinstance(system, SystemConfig) else load_system(system)
+    cores = check_int(cores, "cores", low=1, where="tile_points")
+    unit_points = check_int(unit_points, "unit_points", low=2, where="tile_points")
+    info = layer_spec(spec).info[0]
+    mapping = map_layer(info, hw.tile.rows, hw.tile.cols)
+    n, full = mapping.n_units, mapping.tiles_full
+    units = (np.arange(1, n + 1) if n <= unit_points
+             else np.unique(np.geomspace(1, n, unit_points).round().astype(int)))
+    cum = np.cumsum(mapping.unit_tiles)
+    # the cap with every core owning tiles (tight drivers need that many tiles)
+    hw_c = hw.replace(cores=cores, tiles=max(cores, full * cores))
+    cap = copy_cap(layer_work(0, info, hw_c), hw_c)
+    points = cum[units - 1].astype(int).tolist() + [c * full for c in range(2, cap + 1)]
+    return sorted(set(points))
+
+
+def sweep_layer_tiles(layers: Sequence[str], grid: Mapping[str, list] | None = None,
+                      unit_points: int = UNIT_POINTS, **sweep_options) -> pd.DataFrame:
+    """Single-layer sweep with replication on (grid key ``replicate="on"``) of every layer in
+    ``layers`` and core count of ``grid["cores"]`` over its :func:`tile_points`.
+
+    ``grid`` holds the other layer-study keys (``preset``, ``cores``, ``balancer``, ...);
+    ``sweep_options`` go to :func:`aimclib.sweep.sweep`. Adds ``copies``: tiles used over the
+    tiles of one whole mapping (below 1: a partial copy). Layers in the order given; the
+    first sweep's provenance (``attrs["provenance"]``) with every layer's tile points.
     """
     grid = dict(grid or {})
-    if "layer" in grid or "tiles" in grid:
-        raise ParameterError("sweep_layer_coverage: 'layer' and 'tiles' come from the layers "
-                             "argument and each layer's unit budgets; remove them from grid")
+    for key in ("layer", "tiles", "replicate"):
+        if key in grid:
+            raise ParameterError(f"sweep_layer_tiles: {key!r} comes from the layers argument "
+                                 f"and each layer's tile points; remove it from grid")
     if not layers:
-        raise ParameterError("sweep_layer_coverage: give at least one layer spec")
+        raise ParameterError("sweep_layer_tiles: give at least one layer spec")
     preset = grid.get("preset", ["alpine-tight"])[0]
-    budgets = {spec: unit_budgets(spec, preset) for spec in layers}
-    frames = [sweep({**grid, "layer": [spec], "tiles": tiles}, study="layer", **sweep_options)
-              for spec, tiles in budgets.items()]
+    frames, points = [], {}
+    for spec in layers:
+        for c in grid.get("cores", [1]):
+            tiles = tile_points(spec, preset, c, unit_points)
+            points[f"{spec}@{c}"] = tiles
+            frames.append(sweep({**grid, "layer": [spec], "cores": [c], "tiles": tiles,
+                                 "replicate": ["on"]}, study="layer", **sweep_options))
     out = pd.concat(frames, ignore_index=True)
+    out["copies"] = out["tiles_used"] / out["tiles_needed"]
     record = frames[0].attrs.get("provenance")
     if isinstance(record, dict) and "config" in record:
         config = dict(record["config"])
-        config["grid"] = {**config.get("grid", {}), "layer": list(layers), "tiles": budgets}
+        config["grid"] = {**config.get("grid", {}), "layer": list(layers),
+                          "cores": list(grid.get("cores", [1])), "tiles": points}
         out.attrs["provenance"] = {**record, "config": config}
     return out
+
+
+def saturation(df: pd.DataFrame, by: Sequence[str] = ("layer", "coupling", "cores"),
+               value: str = "speedup", level: float = SATURATION_LEVEL,
+               tiles: str = "tiles") -> pd.DataFrame:
+    """Where each curve saturates: per group of ``by``, the row with the fewest ``tiles``
+    whose ``value`` reaches ``level`` x the group's best (``level`` in (0, 1]).
+
+    Returns those rows (every column of ``df``) with ``best`` (the group's highest
+    ``value``) and ``last_tiles`` (the group's most ``tiles``)."""
+    by = list(by)
+    require_columns(df, by + [value, tiles], "saturation")
+    if not 0.0 < level <= 1.0:
+        raise ParameterError(f"saturation: level must be in (0, 1], got {level!r}")
+    best = df.groupby(by, sort=False)[value].transform("max")
+    last = df.groupby(by, sort=False)[tiles].transform("max")
+    hit = df.assign(best=best, last_tiles=last)[df[value] >= level * best]
+    first = hit.sort_values(tiles, kind="stable").groupby(by, sort=False).head(1)
+    return first.sort_index().reset_index(drop=True)
+
+
+def copy_threshold(sat: pd.DataFrame, positions: str = "gemm_m", copies: str = "copies"
+                   ) -> dict:
+    """The reuse threshold ``X`` a :class:`~aimclib.replication.ReplicateRule` should use,
+    from saturation points (:func:`saturation` rows with ``positions``, the layer's output
+    positions, and ``copies``, the copies used there).
+
+    A row *needs copies* when it saturates beyond one whole copy (``copies > 1``). ``X`` is
+    the threshold on ``positions`` that separates the rows needing copies (at or above
+    ``X``) from the others with the fewest misclassified rows, the smallest such ``X`` on
+    ties (copies are never slower under the cost model, so erring towards copying costs
+    only tiles). Returns ``{"min_reuse", "errors", "need", "no_need"}`` (the last two: the
+    positions of the rows on each side, sorted)."""
+    require_columns(sat, [positions, copies], "copy_threshold")
+    if sat.empty:
+        raise ParameterError("copy_threshold: no saturation points given")
+    m = sat[positions].to_numpy(np.int64)
+    need = sat[copies].to_numpy(float) > 1.0 + 1e-9
+    if not need.any():
+        raise ParameterError("copy_threshold: no curve needs copies to saturate; no "
+                             "threshold to derive")
+    best = None
+    for x in sorted(set(m.tolist())):
+        errors = int(np.sum(need & (m < x)) + np.sum(~need & (m >= x)))
+        if best is None or errors < best[1]:
+            best = (x, errors)
+    return {"min_reuse": int(best[0]), "errors": best[1], "need": sorted(set(m[need].tolist())),
+            "no_need": sorted(set(m[~need].tolist()))}
 
 
 def coupling_ratio(df: pd.DataFrame, index: Sequence[str], value: str = "speedup"

@@ -42,10 +42,11 @@ from aimclib import layer_cost
 from aimclib.balancing import layer_tasks
 from aimclib.engine import KIND_DIGITAL
 from aimclib.errors import AimcError
-from aimclib.layercost import CORE_COMPONENTS, DEVICE_COMPONENTS
+from aimclib.layercost import CORE_COMPONENTS, DEVICE_COMPONENTS, chosen_units, layer_terms
 from aimclib.layers import Layer, layer_info
 from aimclib.mapping import map_layer
 from aimclib.placement import place_tiles
+from aimclib.sweep import layer_spec
 from aimclib.system import PlausibilityWarning, load_system
 from aimclib.workload import layer_work
 
@@ -651,3 +652,51 @@ def test_loose_gemv_on_8_cores():
         (65536 / 2.4 + 16) / 8 * NS)
     assert layer_cost(info, LOOSE, cores=8, tiles=1).latency_s == approx(1154 * NS)
     assert layer_cost(info, TIGHT, cores=8, tiles=1).latency_s == approx(292 * NS)
+
+
+# ------------------------------------------------------------------------ binding terms
+def test_layer_terms_tight_copies_bind_on_the_cores():
+    """A 1x1 convolution of one tile, 8 copies on 8 tight cores: each core drives 1/8 of the
+    positions on its own copy, so the busiest core's MVM work is the per-MVM core time x
+    M / 8, every core is busy and that is the latency."""
+    info = layer_spec("conv:256:128:1:56:1:0").info[0]
+    sys = load_system("alpine-tight")
+    t = layer_terms(info, sys, cores=8, tiles=8, replicate=True)
+    mc = layer_work(0, info, sys.replace(cores=8, tiles=8)).mvm
+    assert (t["units"], t["copies"], t["drivers"]) == (8, 8, 8)
+    assert t["positions_per_copy"] == 3136 / 8
+    assert t["issue_s"] == pytest.approx(3136 / 8 * float(mc.core_s[0]), rel=1e-9)
+    assert t["tile_s"] == pytest.approx(3136 / 8 * float(mc.tile_s[0]), rel=1e-9)
+    assert t["bus_s"] == 0.0
+    assert t["binding"] == "cores"
+    assert t["bound_share"] == pytest.approx(1.0, rel=1e-6)
+    parts = t["interface_s"] + t["stall_s"] + t["host_s"] + t["jobs_s"] + t["digital_s"]
+    assert parts == pytest.approx(t["cores_s"], rel=1e-9)
+
+
+def test_layer_terms_loose_copies_bind_on_the_bus():
+    """The same layer loose: the tiles' transfers share the bus, so 8 copies cannot beat the
+    bus's time for all M MVMs: the bus binds and is the latency."""
+    info = layer_spec("conv:256:128:1:56:1:0").info[0]
+    sys = load_system("alpine-loose")
+    t = layer_terms(info, sys, cores=8, tiles=8, replicate=True)
+    mc = layer_work(0, info, sys.replace(cores=8, tiles=8)).mvm
+    bus = 3136 * float(mc.bus_bytes[0]) / sys.loose.bus_bandwidth_bps
+    assert t["bus_s"] == pytest.approx(bus, rel=1e-9)
+    assert t["binding"] == "bus"
+    assert t["latency_s"] == pytest.approx(bus, rel=1e-6)
+    assert t["cores_s"] < 0.5 * bus and t["tile_s"] < bus
+
+
+def test_chosen_units_inverts_tiles_used():
+    """dense 1024x1024: 4 units of 4 tiles; 8 tiles map 2 units. conv 64->64 3x3 @56 on 8
+    tight cores: 3 tiles per copy, 12 tiles hold 4 copies (one unit each)."""
+    sys = load_system("alpine-tight")
+    dense = layer_spec("dense:1024:1024").info[0]
+    c = layer_cost(dense, sys, cores=1, tiles=8)
+    assert (c.tiles_used, chosen_units(c, dense, sys)) == (8, 2)
+    conv = layer_spec("conv:64:64:3:56:1:1").info[0]
+    c = layer_cost(conv, sys, cores=8, tiles=12, replicate=True)
+    assert (c.tiles_used, chosen_units(c, conv, sys)) == (12, 4)
+    none = layer_cost(conv, sys, cores=8, tiles=0)
+    assert chosen_units(none, conv, sys) == 0

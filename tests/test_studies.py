@@ -13,7 +13,8 @@ from aimclib.studies import (CORE_SHARES, achieved_coverage, budget_grid, config
                              coupling_ratio, fewest_tiles, gantt_intervals, layer_label,
                              layer_window, nearest_coverage, pareto_front, pareto_mask,
                              published_comparison, relative_to, save_study_table,
-                             sweep_layer_coverage, unit_budgets, utilisation_table)
+                             copy_threshold, saturation, sweep_layer_tiles, tile_points,
+                             unit_budgets, utilisation_table)
 
 
 # ------------------------------------------------------------------------ single layers
@@ -27,25 +28,66 @@ def test_unit_budgets(spec, budgets):
     assert unit_budgets(spec, "alpine-tight") == budgets
 
 
-def test_sweep_layer_coverage_uses_each_layers_budgets():
-    df = sweep_layer_coverage(["dense:256:256", "conv:64:64:3:7:1:1"],
-                              {"preset": ["alpine-tight"], "cores": [1]},
-                              executor="inprocess", progress=False)
-    assert df["layer"].tolist() == ["dense:256:256"] * 2 + ["conv:64:64:3:7:1:1"] * 2
-    assert df["tiles"].tolist() == [0, 1, 0, 3]
-    assert df["coverage"].tolist() == [0.0, 1.0, 0.0, 1.0]
-    assert df.loc[df["tiles"] == 0, "speedup"].tolist() == [1.0, 1.0]
-    assert (df.loc[df["tiles"] > 0, "speedup"] > 1).all()
+@pytest.mark.parametrize("spec, cores, points", [
+    # one unit of 3 tiles (k = 576: 3 row blocks), then 2..8 whole copies
+    ("conv:64:64:3:56:1:1", 8, [3, 6, 9, 12, 15, 18, 21, 24]),
+    ("conv:64:64:3:56:1:1", 1, [3]),                  # one core drives one copy
+    ("conv:64:64:3:2:1:1", 8, [3, 6, 9, 12]),          # 2x2 output: at most 4 copies
+    ("dense:1024:1024", 8, [4, 8, 12, 16]),            # one position: no copies
+    ("conv:320:1280:1:7:1:0", 2, [2, 4, 6, 8, 10, 20]),  # 5 units of 2 tiles, 2 copies
+])
+def test_tile_points(spec, cores, points):
+    assert tile_points(spec, "alpine-tight", cores) == points
+
+
+def test_tile_points_log_spaced_above_unit_points():
+    # dense 25088x4096: 16 units of 98 tiles; with 4 unit points: units 1, 3 (2.5), 6, 16
+    assert tile_points("dense:25088:4096", "alpine-tight", 8, unit_points=4) == \
+        [98, 294, 588, 1568]
+
+
+def test_sweep_layer_tiles_uses_each_layers_points_and_copies():
+    df = sweep_layer_tiles(["dense:256:256", "conv:64:64:3:2:1:1"],
+                           {"preset": ["alpine-tight"], "cores": [1, 4]},
+                           executor="inprocess", progress=False)
+    conv = df[df["layer"] == "conv:64:64:3:2:1:1"]
+    assert conv[conv["cores"] == 4]["tiles"].tolist() == [3, 6, 9, 12]
+    # 3 copies split the 4 positions 2/1/1: no faster than 2 copies, so 2 are kept
+    assert conv[conv["cores"] == 4]["copies"].tolist() == [1.0, 2.0, 2.0, 4.0]
+    assert df[df["layer"] == "dense:256:256"]["tiles"].tolist() == [1, 1]
     grid = df.attrs["provenance"]["config"]["grid"]
-    assert grid["layer"] == ["dense:256:256", "conv:64:64:3:7:1:1"]
-    assert grid["tiles"] == {"dense:256:256": [0, 1], "conv:64:64:3:7:1:1": [0, 3]}
-
-
-def test_sweep_layer_coverage_rejects_tiles_in_grid():
-    with pytest.raises(ParameterError, match="'layer' and 'tiles'"):
-        sweep_layer_coverage(["dense:256:256"], {"tiles": [1]})
+    assert grid["tiles"]["conv:64:64:3:2:1:1@1"] == [3]
+    with pytest.raises(ParameterError, match="'replicate' comes from"):
+        sweep_layer_tiles(["dense:256:256"], {"replicate": ["on"]})
     with pytest.raises(ParameterError, match="at least one layer"):
-        sweep_layer_coverage([], {})
+        sweep_layer_tiles([], {})
+
+
+def test_saturation_fewest_tiles_within_the_level():
+    df = pd.DataFrame({"layer": ["a"] * 4 + ["b"] * 3, "tiles": [1, 2, 4, 8, 1, 2, 3],
+                       "speedup": [2.0, 9.0, 9.6, 10.0, 5.0, 4.0, 4.0]})
+    sat = saturation(df, by=["layer"])
+    # a: best 10, 95 % is 9.5 -> 4 tiles; b: best at the first point
+    assert sat["tiles"].tolist() == [4, 1]
+    assert sat["best"].tolist() == [10.0, 5.0]
+    assert sat["last_tiles"].tolist() == [8, 3]
+    assert saturation(df, by=["layer"], level=0.9)["tiles"].tolist() == [2, 1]
+    with pytest.raises(ParameterError, match="level"):
+        saturation(df, by=["layer"], level=1.5)
+
+
+def test_copy_threshold_separates_positions():
+    sat = pd.DataFrame({"gemm_m": [1, 16, 49, 196, 784, 3136],
+                        "copies": [1.0, 1.0, 1.0, 2.0, 8.0, 8.0]})
+    out = copy_threshold(sat)
+    assert out == {"min_reuse": 196, "errors": 0, "need": [196, 784, 3136],
+                   "no_need": [1, 16, 49]}
+    # one layer against the trend: the fewest errors, the smallest threshold on ties
+    sat.loc[1, "copies"] = 3.0
+    out = copy_threshold(sat)
+    assert (out["min_reuse"], out["errors"]) == (16, 1)  # 16 and 196 both miss one
+    with pytest.raises(ParameterError, match="no curve needs copies"):
+        copy_threshold(sat.assign(copies=1.0))
 
 
 @pytest.mark.parametrize("spec, label", [
