@@ -29,6 +29,7 @@ a seed, how figures draw it).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -155,6 +156,30 @@ class _Builder:
                   bus_s=bus_b / self.bus_bps, alt_s=pixels * float(self.w.alt_px_s[t]),
                   iface_s=iface, stall_s=stall, host_s=host, mvms=pixels, bus_bytes=bus_b,
                   energy_j=pixels * float(mc.energy_j[t]))
+
+    def analog_many(self, cores, tiles, pixels, kind: int) -> None:
+        """:meth:`analog` for each (core, tile, pixels) in order, priced in one vectorised
+        pass (the same operations element by element, so the same values)."""
+        px = np.asarray(pixels, np.int64)
+        keep = px > 0
+        core, t, px = np.asarray(cores, np.int64)[keep], np.asarray(tiles, np.int64)[keep], \
+            px[keep]
+        mc = self.mc
+        iface = px * mc.iface_s[t] + mc.jobs(px, t).astype(np.float64) * mc.job_s
+        stall = px * mc.stall_s[t]
+        host = px * mc.host_s[t]
+        remote = self.remote[t]
+        host = np.where(remote, host + (px * self.xfer_px[t] + self.sync_s), host)
+        bus_b = px * mc.bus_bytes[t]
+        n = len(px)
+        cols = {"kind": np.full(n, kind), "core": core, "tile": t,
+                "pixels": px.astype(np.float64), "core_s": iface + stall + host,
+                "tile_s": px * mc.tile_s[t], "bus_s": bus_b / self.bus_bps,
+                "alt_s": px * self.w.alt_px_s[t], "iface_s": iface, "stall_s": stall,
+                "host_s": host, "mvms": px, "dram_bytes": np.zeros(n), "bus_bytes": bus_b,
+                "energy_j": px * mc.energy_j[t]}
+        for name, column in self.columns.items():
+            column.extend(cols[name].tolist())
 
     def tile_px(self) -> np.ndarray:
         """Output positions each mapped tile processes (``pixels`` unless copies split them)."""
@@ -526,6 +551,47 @@ def _balanced_tight(b: _Builder) -> None:
                 c += 1
 
 
+def _deal_loose_chunks(b: _Builder) -> np.ndarray:
+    """The analog part of :func:`_balanced_loose`, priced for all chunks at once: returns the
+    cores' analog load (s). Chunks (unit by unit, a unit's parts in order) are dealt longest
+    first (earlier chunk on ties), each to the least-loaded core (lowest index on ties)."""
+    p = b.p
+    unit_of = b.w.mapping.tile_unit[:b.n_tiles]
+    first = np.flatnonzero(np.r_[True, unit_of[1:] != unit_of[:-1]])  # units are contiguous
+    count = np.diff(np.r_[first, b.n_tiles])
+    unit_m = [b.w.pixels] * len(first) if b.unit_px is None else b.unit_px.tolist()
+    splits: dict[int, list[int]] = {}  # positions -> one chunk per core
+    for mu in set(unit_m):
+        splits[mu] = (split_sizes(mu, -(-mu // p)) if mu >= p else np.array([mu])).tolist()
+    parts = [splits[mu] for mu in unit_m]
+    item_unit = np.repeat(np.arange(len(first)), [len(q) for q in parts])
+    item_part = np.array([size for q in parts for size in q], np.int64)
+    sizes, part_k = np.unique(item_part, return_inverse=True)
+    cost = b.mc.chunk_core_s(sizes[:, None])  # a chunk's core time on every tile
+    dur = np.empty(len(item_unit))
+    for n_t in np.unique(count).tolist():  # a unit's tiles summed as a 1-D sum sums them
+        rows = np.flatnonzero(count[item_unit] == n_t)
+        idx = first[item_unit[rows]][:, None] + np.arange(n_t)
+        dur[rows] = cost[part_k[rows][:, None], idx].sum(axis=1)
+    order = np.lexsort((np.arange(len(dur)), -dur))
+    heap = [(0.0, c) for c in range(p)]  # (load, core): the least loaded, lowest index
+    core_of = np.empty(len(dur), np.int64)
+    dur_l = dur.tolist()
+    for i in order.tolist():
+        done, c = heap[0]
+        core_of[i] = c
+        heapq.heapreplace(heap, (done + dur_l[i], c))
+    units = item_unit[order]
+    n_tiles = count[units]
+    offset = np.arange(int(n_tiles.sum())) - np.repeat(np.cumsum(n_tiles) - n_tiles, n_tiles)
+    b.analog_many(np.repeat(core_of[order], n_tiles), np.repeat(first[units], n_tiles) + offset,
+                  np.repeat(item_part[order], n_tiles), KIND_LOOSE)
+    load = np.zeros(p)
+    for done, c in heap:
+        load[c] = done
+    return load
+
+
 def _balanced_loose(b: _Builder) -> None:
     """Longest-processing-time first over the analog chunks (each unit's positions cut into
     one chunk per core; a chunk drives all the unit's row-block tiles, so its partial sums
@@ -533,25 +599,8 @@ def _balanced_loose(b: _Builder) -> None:
     unit (:mod:`aimclib.replication`) is cut the same way from its share of the positions."""
     p, m = b.p, b.w.pixels
     load = np.zeros(p)
-    items = []  # (duration, unit's tiles, pixels)
     if b.n_tiles:
-        parts = split_sizes(m, -(-m // p)) if m >= p else np.array([m])
-        unit_of = b.w.mapping.tile_unit[:b.n_tiles]
-        for u in range(int(unit_of[-1]) + 1):
-            tiles = np.flatnonzero(unit_of == u)
-            if b.unit_px is not None:  # this copy's positions, one chunk per core
-                mu = int(b.unit_px[u])
-                parts = split_sizes(mu, -(-mu // p)) if mu >= p else np.array([mu])
-            for part in parts:
-                items.append((float(b.mc.chunk_core_s(int(part))[tiles].sum()), tiles,
-                              int(part)))
-    order = sorted(range(len(items)), key=lambda i: (-items[i][0], i))
-    for i in order:
-        c = int(np.argmin(load))
-        _, tiles, part = items[i]
-        for t in tiles:
-            b.analog(c, int(t), part, KIND_LOOSE)
-        load[c] += items[i][0]
+        load = _deal_loose_chunks(b)
     # digital remainder: water-fill the cores
     total = m * b.eff_px
     if total > 0:

@@ -244,23 +244,30 @@ def _even_copies(b: _Builder, tight: bool, chunks: int, units: int, n: int) -> N
     with ``M < p`` each tile's positions whole on core ``tile mod p``."""
     p, m = b.p, b.w.pixels
     tile_px = b.tile_px()
+    cores, tiles, pixels = [], [], []  # the tasks in deque order, priced at once
     if tight:
         for t in range(b.n_tiles):
-            for part in _parts(int(tile_px[t]), chunks * p if chunks > 1 else 1):
-                b.analog(int(b.owners[t]), t, part, KIND_TIGHT)
-        return
-    if m < p:
-        for t in range(b.n_tiles):
-            b.analog(t % p, t, int(tile_px[t]), KIND_LOOSE)
-        return
-    c = copies_per_unit(units, n)
-    tile_unit = b.w.mapping.tile_unit[:b.n_tiles]
-    for core, share in enumerate(_parts(m, p)):
-        for j in range(n):
-            uc = (core % c[j]) * n + j  # the unit-copy this core drives
-            for t in np.flatnonzero(tile_unit == uc).tolist():
-                for part in _parts(share, chunks):
-                    b.analog(core, t, part, KIND_LOOSE)
+            parts = _parts(int(tile_px[t]), chunks * p if chunks > 1 else 1)
+            cores += [int(b.owners[t])] * len(parts)
+            tiles += [t] * len(parts)
+            pixels += parts
+    elif m < p:
+        cores, tiles, pixels = [t % p for t in range(b.n_tiles)], list(range(b.n_tiles)), \
+            tile_px.tolist()
+    else:
+        c = copies_per_unit(units, n)
+        # the tiles of unit-copy k are first[k]:first[k + 1] (tiles in unit-copy order)
+        first = np.searchsorted(b.w.mapping.tile_unit[:b.n_tiles], np.arange(units + 1))
+        for core, share in enumerate(_parts(m, p)):
+            parts = _parts(share, chunks)
+            for j in range(n):
+                uc = (core % c[j]) * n + j  # the unit-copy this core drives
+                for t in range(int(first[uc]), int(first[uc + 1])):
+                    cores += [core] * len(parts)
+                    tiles += [t] * len(parts)
+                    pixels += parts
+    if cores:
+        b.analog_many(cores, tiles, pixels, KIND_TIGHT if tight else KIND_LOOSE)
 
 
 def _parts(total: int, n: int) -> list[int]:

@@ -45,6 +45,31 @@ def even_split(b, tight: bool, chunks: int) -> None:
             b.digital(c, m / p / chunks)
 
 
+def loose_chunks(b) -> np.ndarray:
+    """Reference of :func:`aimclib.balancing._deal_loose_chunks`, chunk by chunk on a
+    :class:`aimclib.balancing._Builder` ``b`` (which prices each task): each unit's (or
+    unit-copy's) positions in one balanced chunk per core, the chunks priced as
+    ``chunk_core_s(part)[unit's tiles].sum()``, dealt longest first (earlier chunk on ties) to
+    the least-loaded core (lowest index on ties), every tile of the unit for the chunk's
+    positions; returns the cores' analog load (s)."""
+    from aimclib.engine import KIND_LOOSE
+    p = b.p
+    load = np.zeros(p)
+    items = []
+    unit_of = b.w.mapping.tile_unit[:b.n_tiles]
+    for u in range(int(unit_of[-1]) + 1):
+        tiles = np.flatnonzero(unit_of == u)
+        mu = b.w.pixels if b.unit_px is None else int(b.unit_px[u])
+        for part in (balanced_split(mu, -(-mu // p)) if mu >= p else [mu]):
+            items.append((float(b.mc.chunk_core_s(part)[tiles].sum()), tiles, part))
+    for i in sorted(range(len(items)), key=lambda i: (-items[i][0], i)):
+        c = int(np.argmin(load))
+        for t in items[i][1]:
+            b.analog(c, int(t), items[i][2], KIND_LOOSE)
+        load[c] += items[i][0]
+    return load
+
+
 def pads4(padding) -> tuple[int, int, int, int]:
     """(top, left, bottom, right) from an int, an (h, w) pair or a 4-tuple."""
     if isinstance(padding, int):

@@ -141,3 +141,33 @@ def test_even_cut_is_the_plain_python_split(preset, net, cores, tiles):
                 got = tasks.slice(ptr[i], ptr[i + 1])
                 for f in TASK_FIELDS:
                     assert getattr(got, f).tobytes() == getattr(want, f).tobytes(), (i, f)
+
+
+@pytest.mark.parametrize("net, cores, tiles", [("resnet18", 8, 400), ("mobilenet_v2", 3, 500),
+                                               ("googlenet", 5, 300)])
+def test_loose_chunk_deal_is_the_plain_python_deal(net, cores, tiles):
+    """static-balanced's loose deal of analog chunks, priced for all chunks at once, equals
+    the chunk-by-chunk reference bit for bit (tasks and loads), for layers with every unit
+    mapped, some, and with copies (aimclib.replication's unit-copies, each with its share of
+    the positions)."""
+    from aimclib.balancing import _deal_loose_chunks
+    from aimclib.replication import copy_cap, expanded_work, unit_positions
+
+    hw = load_system("alpine-loose", cores=cores).with_tiles(tiles)
+    wl = workload_for(get_network(net), hw)
+    for w in wl.mvm_layers:
+        n = w.n_units
+        for u in sorted({max(1, n // 2), n, n * copy_cap(w, hw), n + max(1, n // 3)}):
+            if u > n * copy_cap(w, hw):
+                continue
+            work = expanded_work(w, u) if u > n else w
+            got_b, want_b = (_Builder(work, u, np.full(10 ** 5, -1), cores, hw)
+                             for _ in range(2))
+            if u > n:
+                got_b.unit_px = want_b.unit_px = unit_positions(w.pixels, u, n)
+            got_load = _deal_loose_chunks(got_b)
+            want_load = naive.loose_chunks(want_b)
+            assert got_load.tobytes() == want_load.tobytes(), (w.info.name, u)
+            got, want = got_b.build(), want_b.build()
+            for f in TASK_FIELDS:
+                assert getattr(got, f).tobytes() == getattr(want, f).tobytes(), (w.info.name, u, f)
