@@ -107,6 +107,10 @@ RC = {
 COUPLING = {"tight": "#0072B2", "loose": "#E69F00"}
 """Tile coupling: tight (tile inside the core) blue, loose (tile on the bus) orange."""
 
+SCHEDULE = {"barrier": "#332288", "dag": "#44AA99", "pipelined": "#CC6677"}
+"""Schedule of the layers: barrier after every layer (indigo), DAG of the layers (teal), row
+bands pipelined (rose). Used where coupling is shown by panel, not colour."""
+
 WORK = {"digital": "#88CCEE", "analog": "#DDCC77", "stolen-digital": "#882255",
         "steal": "#332288", "mvm": "#117733", "idle": "#DDDDDD"}
 """What time is spent on: core digital work (cyan), a core driving a tile (sand), tile work

@@ -20,6 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from . import figstyle as fs
+from .errors import ParameterError
 from .network import Network
 from .errors import ParameterError
 from .studies import (CORE_SHARES, achieved_coverage, layer_label, require_columns,
@@ -721,4 +722,107 @@ def plot_layer_latency(layers: pd.DataFrame, top: int = 25) -> Figure:
     ax.grid(axis="y", visible=False)
     sm = mpl.cm.ScalarMappable(cmap=cmap, norm=mpl.colors.Normalize(0, 100))
     fig.colorbar(sm, ax=ax, label="weights on tiles (%)")
+    return fig
+
+
+# ------------------------------------------------------- replication, schedules, throughput
+REPLICATE_HATCH = {"off": "", "on": "////"}
+"""Bar hatch of the replication choice (bars keep their schedule colour)."""
+
+THROUGHPUT_HATCH = {"batch": "", "pipelined": "////"}
+"""Bar hatch of the throughput mode (bars keep their coupling colour)."""
+
+
+def _bar_x(n_groups: int, k: int, n_series: int) -> tuple[np.ndarray, float]:
+    """x positions of series ``k`` of ``n_series`` bars per group, and the bar width."""
+    width = 0.84 / n_series
+    return np.arange(n_groups) - 0.42 + width * (k + 0.5), width
+
+
+@fs.styled
+def plot_choices(table: pd.DataFrame, x: str = "network") -> Figure:
+    """Speedup and energy gain under each replication and schedule choice: rows = speedup,
+    energy gain (x, log scale; both against the all-digital baseline under the barrier
+    schedule), columns = coupling, groups of bars along ``x`` (networks, or e.g.
+    balancers); bar colour the schedule (:data:`aimclib.figstyle.SCHEDULE`), hatch
+    replication on. ``table`` is :func:`aimclib.studies.choices_table`'s output with one row
+    per ``x``, coupling, replication and schedule."""
+    require_columns(table, [x, "coupling", "replicate", "schedule", "speedup",
+                            "energy_gain"], "plot_choices")
+    if table.duplicated([x, "coupling", "replicate", "schedule"]).any():
+        raise ParameterError(f"plot_choices: one row per {x}, coupling, replicate and "
+                             f"schedule; filter the table first")
+    couplings = _ordered(table["coupling"], fs.COUPLING)
+    schedules = _ordered(table["schedule"], fs.SCHEDULE)
+    reps = _ordered(table["replicate"], REPLICATE_HATCH)
+    groups = list(dict.fromkeys(table[x]))
+    series = [(s, r) for r in reps for s in schedules]
+    fig, axes = fs.figure("double", height_in=4.2 if len(groups) > 3 else 3.6, nrows=2,
+                          ncols=len(couplings), sharey="row")
+    letters = iter("abcdefgh")
+    for row, value in enumerate(("speedup", "energy_gain")):
+        for col, c in enumerate(couplings):
+            ax = axes[row, col]
+            for k, (s, r) in enumerate(series):
+                part = table[(table["coupling"] == c) & (table["schedule"] == s)
+                             & (table["replicate"] == r)].set_index(x).reindex(groups)
+                pos, width = _bar_x(len(groups), k, len(series))
+                ax.bar(pos, part[value], width=width, color=fs.SCHEDULE.get(s, fs.NEUTRAL),
+                       hatch=REPLICATE_HATCH.get(r, ".."), edgecolor="white", linewidth=0.3)
+            fs.log_axis(ax)
+            ax.set_xticks(range(len(groups)), groups if row == 1 else [], rotation=25,
+                          ha="right")
+            ax.grid(axis="x", visible=False)
+            if col == 0:
+                ax.set_ylabel(_value_label(value))
+            fs.panel_label(ax, f"({next(letters)}) {value.replace('_', ' ')}, {c} coupling")
+    handles = [Patch(color=fs.SCHEDULE.get(s, fs.NEUTRAL), label=f"{s} schedule")
+               for s in schedules]
+    handles += [Patch(facecolor="white", edgecolor=fs.NEUTRAL, hatch=REPLICATE_HATCH.get(r, ".."),
+                      label=f"replication {r}", linewidth=0.4) for r in reps]
+    fig.legend(handles=handles, loc="outside upper center", ncols=len(handles),
+               title="against the all-digital baseline on the same cores, barrier schedule")
+    return fig
+
+
+@fs.styled
+def plot_throughput_choices(table: pd.DataFrame) -> Figure:
+    """Throughput of a batch against batch 1, per network: (a) inferences/s over batch 1's,
+    (b) energy per inference over batch 1's (x); bar colour the coupling, hatch the
+    throughput mode (all images' positions per layer, or images pipelined as a DAG).
+    ``table`` is :func:`aimclib.studies.throughput_table`'s output with one row per network,
+    coupling and throughput mode (filter the other keys first)."""
+    require_columns(table, ["network", "coupling", "throughput", "batch", "throughput_gain",
+                            "energy_per_inference_ratio"], "plot_throughput_choices")
+    if table.duplicated(["network", "coupling", "throughput"]).any():
+        raise ParameterError("plot_throughput_choices: one row per network, coupling and "
+                             "throughput mode; filter the table (replicate, schedule) first")
+    couplings = _ordered(table["coupling"], fs.COUPLING)
+    modes = _ordered(table["throughput"], THROUGHPUT_HATCH)
+    nets = list(dict.fromkeys(table["network"]))
+    series = [(c, m) for c in couplings for m in modes]
+    fig, axes = fs.figure("double", height_in=2.6, nrows=1, ncols=2)
+    for ax, value, label in (
+            (axes[0, 0], "throughput_gain", "(a) inferences/s, batch B / batch 1 (x)"),
+            (axes[0, 1], "energy_per_inference_ratio",
+             "(b) energy per inference, batch B / batch 1 (x)")):
+        for k, (c, m) in enumerate(series):
+            part = table[(table["coupling"] == c) & (table["throughput"] == m)].set_index(
+                "network").reindex(nets)
+            x, width = _bar_x(len(nets), k, len(series))
+            ax.bar(x, part[value], width=width, color=fs.COUPLING[c],
+                   hatch=THROUGHPUT_HATCH.get(m, ".."), edgecolor="white", linewidth=0.3)
+        fs.unity(ax)
+        lo = float(table[value].min())
+        ax.set_ylim(min(0.9, 0.95 * lo), None)
+        ax.set_xticks(range(len(nets)), nets, rotation=25, ha="right")
+        ax.grid(axis="x", visible=False)
+        ax.set_ylabel(label.split(") ", 1)[1])
+        fs.panel_label(ax, label.split(" ", 1)[0])
+    batch = ", ".join(str(b) for b in sorted(table["batch"].unique()))
+    handles = [Patch(color=fs.COUPLING[c], label=f"{c} coupling") for c in couplings]
+    handles += [Patch(facecolor="white", edgecolor=fs.NEUTRAL, hatch=THROUGHPUT_HATCH.get(m, ".."),
+                      label=f"throughput={m}", linewidth=0.4) for m in modes]
+    fig.legend(handles=handles, loc="outside upper center", ncols=len(handles),
+               title=f"batch B = {batch} images against batch 1")
     return fig

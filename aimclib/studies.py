@@ -544,3 +544,93 @@ def layer_label(spec: str) -> str:
     if len(nums) > stride_at and nums[stride_at] != 1:
         label += f" /{nums[stride_at]}"
     return label + (f" g={groups}" if groups != 1 else "")
+
+
+# ------------------------------------------------------------ replication, schedules, batch
+REFERENCE_CHOICE = {"replicate": "off", "schedule": "barrier"}
+"""The choice every other one is measured against: no copies, a barrier after every layer
+(the defaults, and the published point's configuration in notebooks 02 and 03)."""
+
+
+def _reference_rows(df: pd.DataFrame, by: list[str], what: str) -> pd.DataFrame:
+    """Per group of ``by``, the one row of the :data:`REFERENCE_CHOICE`."""
+    ref = df[(df["replicate"] == REFERENCE_CHOICE["replicate"])
+             & (df["schedule"] == REFERENCE_CHOICE["schedule"])]
+    if ref.duplicated(by).any():
+        raise ParameterError(f"{what}: several replicate='off', schedule='barrier' rows per "
+                             f"group of {by}; give one row per group and choice")
+    missing = df[by].drop_duplicates().merge(ref[by], how="left", indicator=True)
+    if (missing["_merge"] != "both").any():
+        first = missing[missing["_merge"] != "both"].iloc[0][by].to_dict()
+        raise ParameterError(f"{what}: the group {first} has no replicate='off', "
+                             f"schedule='barrier' row to compare with; include both in the "
+                             f"sweep's grid")
+    return ref.set_index(by)
+
+
+def choices_table(df: pd.DataFrame, by: Sequence[str] = ("network", "coupling", "cores")
+                  ) -> pd.DataFrame:
+    """Replication and schedule choices of a batch-1 network sweep set side by side.
+
+    ``df`` has one row per group of ``by`` (plus ``tiles`` or a coverage target, when the
+    groups include it) and per ``replicate`` x ``schedule``, with the sweep's ``latency_s``,
+    ``energy_j``, ``baseline_latency_s`` and ``baseline_energy_j``; every group holds the
+    :data:`REFERENCE_CHOICE` (``"off"``, ``"barrier"``). Returns per row, beside ``by``, the
+    choice and the tiles and coverage:
+
+    * ``latency_ms``, ``energy_mj``: the configuration's batch-1 latency and energy;
+    * ``speedup``, ``energy_gain`` (x): against the all-digital baseline on the same cores
+      under the **barrier** schedule (the reference row's baseline; the sweep's own
+      ``speedup`` divides by a baseline run under the row's schedule, so a pipelined
+      digital baseline would hide what pipelining gains);
+    * ``latency_gain``, ``energy_ratio`` (x): the reference choice's latency and energy over
+      this one's (above 1: faster, less energy).
+    """
+    by = list(by)
+    require_columns(df, by + ["replicate", "schedule", "tiles", "tiles_used",
+                              achieved_coverage(df), "latency_s", "energy_j",
+                              "baseline_latency_s", "baseline_energy_j"], "choices_table")
+    if df.duplicated(by + ["replicate", "schedule"]).any():
+        raise ParameterError(f"choices_table: several rows per {by + ['replicate', 'schedule']}"
+                             f"; give one row per group and choice")
+    ref = _reference_rows(df, by, "choices_table")
+    r = ref.reindex(pd.MultiIndex.from_frame(df[by]) if len(by) > 1 else df[by[0]])
+    out = df[by + ["replicate", "schedule", "tiles", "tiles_used"]].reset_index(drop=True)
+    out["coverage"] = df[achieved_coverage(df)].to_numpy()
+    lat, energy = df["latency_s"].to_numpy(), df["energy_j"].to_numpy()
+    out["latency_ms"] = 1e3 * lat
+    out["energy_mj"] = 1e3 * energy
+    out["speedup"] = r["baseline_latency_s"].to_numpy() / lat
+    out["energy_gain"] = r["baseline_energy_j"].to_numpy() / energy
+    out["latency_gain"] = r["latency_s"].to_numpy() / lat
+    out["energy_ratio"] = r["energy_j"].to_numpy() / energy
+    return out
+
+
+def throughput_table(df: pd.DataFrame, by: Sequence[str] = ("network", "coupling", "cores",
+                                                            "replicate")) -> pd.DataFrame:
+    """Throughput runs of a network sweep beside batch 1.
+
+    ``df``: rows of a sweep with ``batch`` > 1 (one per group of ``by`` and ``throughput``),
+    each carrying the batch's ``inferences_per_s`` and ``energy_per_inference_j`` and the
+    batch-1 ``latency_s`` and ``energy_j`` of the same configuration. Returns per row
+    ``by``, ``batch``, ``throughput``, ``inferences_per_s`` (1/s), ``energy_per_inference_mj``,
+    the batch-1 ``batch1_inferences_per_s`` (1 / latency) and ``batch1_energy_mj``, and the
+    ratios ``throughput_gain`` (inferences/s over batch 1's, x) and ``energy_per_inference_ratio``
+    (energy per inference over batch 1's, x; below 1: each image costs less).
+    """
+    by = list(by)
+    require_columns(df, by + ["batch", "throughput", "inferences_per_s",
+                              "energy_per_inference_j", "latency_s", "energy_j"],
+                    "throughput_table")
+    if (df["batch"] < 2).any():
+        raise ParameterError("throughput_table: every row needs batch >= 2 (batch 1 is read "
+                             "from each row's latency_s and energy_j)")
+    out = df[by + ["batch", "throughput"]].reset_index(drop=True)
+    out["inferences_per_s"] = df["inferences_per_s"].to_numpy()
+    out["energy_per_inference_mj"] = 1e3 * df["energy_per_inference_j"].to_numpy()
+    out["batch1_inferences_per_s"] = 1.0 / df["latency_s"].to_numpy()
+    out["batch1_energy_mj"] = 1e3 * df["energy_j"].to_numpy()
+    out["throughput_gain"] = out["inferences_per_s"] / out["batch1_inferences_per_s"]
+    out["energy_per_inference_ratio"] = out["energy_per_inference_mj"] / out["batch1_energy_mj"]
+    return out

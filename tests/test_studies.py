@@ -9,12 +9,13 @@ import pytest
 
 from aimclib import NetworkBuilder, simulate
 from aimclib.errors import ParameterError
-from aimclib.studies import (CORE_SHARES, achieved_coverage, budget_grid, config_summary,
+from aimclib.studies import (CORE_SHARES, achieved_coverage, budget_grid, choices_table,
+                             config_summary,
                              coupling_ratio, fewest_tiles, gantt_intervals, layer_label,
                              layer_window, nearest_coverage, pareto_front, pareto_mask,
                              published_comparison, relative_to, save_study_table,
-                             copy_threshold, saturation, sweep_layer_tiles, tile_points,
-                             unit_budgets, utilisation_table)
+                             copy_threshold, saturation, sweep_layer_tiles, throughput_table,
+                             tile_points, unit_budgets, utilisation_table)
 
 
 # ------------------------------------------------------------------------ single layers
@@ -320,3 +321,84 @@ def test_save_study_table_records_notebook_and_sweep(tmp_path):
     save_study_table(derived, tmp_path / "d.csv", "99_test", source=df)
     meta = json.loads((tmp_path / "d.provenance.json").read_text())
     assert meta["config"]["sweep"]["study"] == "network"
+
+
+# ------------------------------------------------------ replication, schedules, throughput
+def _choices_sweep():
+    """Two networks x two choices each (hand-made numbers): the reference row's baseline is
+    the barrier all-digital run (2.0 s, 4.0 J for "a"); the pipelined row's own baseline
+    (2.2 s) must not be used."""
+    return pd.DataFrame({
+        "network": ["a", "a", "a", "b", "b"],
+        "coupling": ["tight"] * 5,
+        "cores": [8] * 5,
+        "replicate": ["off", "on", "off", "off", "off"],
+        "schedule": ["barrier", "barrier", "pipelined", "barrier", "dag"],
+        "tiles": [10, 10, 10, 4, 4],
+        "tiles_used": [10, 10, 10, 4, 4],
+        "achieved_coverage": [0.4, 0.3, 0.4, 0.5, 0.5],
+        "latency_s": [0.5, 0.4, 0.25, 1.0, 0.8],
+        "energy_j": [1.0, 0.8, 2.0, 3.0, 3.0],
+        "baseline_latency_s": [2.0, 2.0, 2.2, 3.0, 3.0],
+        "baseline_energy_j": [4.0, 4.0, 4.4, 6.0, 6.0],
+    })
+
+
+def test_choices_table_against_the_barrier_baseline_and_reference():
+    out = choices_table(_choices_sweep())
+    assert out["speedup"].tolist() == [4.0, 5.0, 8.0, 3.0, 3.75]  # 2.0 / latency, 3.0 / ..
+    assert out["energy_gain"].tolist() == [4.0, 5.0, 2.0, 2.0, 2.0]
+    assert out["latency_gain"].tolist() == [1.0, 1.25, 2.0, 1.0, 1.25]
+    assert out["energy_ratio"].tolist() == [1.0, 1.25, 0.5, 1.0, 1.0]
+    assert out["latency_ms"].tolist() == [500.0, 400.0, 250.0, 1000.0, 800.0]
+    assert out["coverage"].tolist() == [0.4, 0.3, 0.4, 0.5, 0.5]
+
+
+def test_choices_table_needs_one_reference_row_per_group():
+    df = _choices_sweep()
+    with pytest.raises(ParameterError, match="no replicate='off', schedule='barrier' row"):
+        choices_table(df.drop(index=3))
+    with pytest.raises(ParameterError, match="one row per group and choice"):
+        choices_table(pd.concat([df, df.iloc[[0]]]))
+    with pytest.raises(ParameterError, match="no column"):
+        choices_table(df.drop(columns="baseline_latency_s"))
+
+
+def test_throughput_table_against_batch_one():
+    df = pd.DataFrame({"network": ["a", "a"], "coupling": ["loose"] * 2, "cores": [8, 8],
+                       "replicate": ["off"] * 2, "batch": [8, 8],
+                       "throughput": ["batch", "pipelined"],
+                       "inferences_per_s": [2.0, 5.0], "energy_per_inference_j": [0.5, 0.2],
+                       "latency_s": [0.25, 0.25], "energy_j": [0.4, 0.4]})
+    out = throughput_table(df)
+    assert out["batch1_inferences_per_s"].tolist() == [4.0, 4.0]
+    assert out["throughput_gain"].tolist() == [0.5, 1.25]
+    assert out["energy_per_inference_mj"].tolist() == [500.0, 200.0]
+    assert out["energy_per_inference_ratio"].tolist() == [1.25, 0.5]
+    with pytest.raises(ParameterError, match="batch >= 2"):
+        throughput_table(df.assign(batch=1))
+
+
+def test_choice_figures_draw_every_bar():
+    from aimclib.plotting import plot_choices, plot_throughput_choices
+
+    table = choices_table(_choices_sweep())
+    fig = plot_choices(table)
+    bars = [p for ax in fig.axes for p in ax.patches]
+    # 2 value rows x (3 schedules x 2 replication choices) x 2 networks; the 5 choices present
+    # are drawn in both rows, the others are empty (NaN) slots
+    assert len(bars) == 2 * 6 * 2
+    heights = sorted(b.get_height() for b in bars if np.isfinite(b.get_height()))
+    assert heights == sorted(table["speedup"].tolist() + table["energy_gain"].tolist())
+    with pytest.raises(ParameterError, match="one row per"):
+        plot_choices(pd.concat([table, table]))
+    tput = throughput_table(pd.DataFrame({
+        "network": ["a", "a"], "coupling": ["loose"] * 2, "cores": [8, 8],
+        "replicate": ["off"] * 2, "batch": [8, 8], "throughput": ["batch", "pipelined"],
+        "inferences_per_s": [2.0, 5.0], "energy_per_inference_j": [0.5, 0.2],
+        "latency_s": [0.25, 0.25], "energy_j": [0.4, 0.4]}))
+    fig = plot_throughput_choices(tput)
+    assert sorted(p.get_height() for ax in fig.axes for p in ax.patches) == [0.5, 0.5, 1.25,
+                                                                               1.25]
+    with pytest.raises(ParameterError, match="one row per network"):
+        plot_throughput_choices(pd.concat([tput, tput]))
