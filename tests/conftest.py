@@ -1,8 +1,18 @@
-"""Fixtures shared by every test module."""
+"""Fixtures shared by every test module, and the hypothesis profile."""
+
+import os
 
 import pytest
+from hypothesis import settings
 
 from aimclib.system import USER_PRESET_ENV
+
+# In CI (the CI variable set, as .ci/run's hosts do) property tests draw the same examples on
+# every run, so a result does not depend on the run; elsewhere they draw new ones, and a
+# failure found is kept in .hypothesis/ and replayed first.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

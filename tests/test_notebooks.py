@@ -1,6 +1,8 @@
 """Every study notebook runs under papermill (quick parameters) and writes its outputs."""
 
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -48,11 +50,29 @@ def test_every_notebook_has_expectations():
     assert sorted(nb.stem for nb in NOTEBOOKS if nb.stem != "05_explorer") == sorted(EXPECTED)
 
 
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    """Every notebook's quick run, two at a time (each runs in a kernel process of its own, so
+    the machine's two cores run two notebooks at once): notebook stem -> a future of its
+    executed copy, each notebook writing into a folder of its own."""
+    root = tmp_path_factory.mktemp("quick")
+    pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+    runs = {}
+    for nb in NOTEBOOKS:
+        if nb.stem in EXPECTED or nb.stem == "05_explorer":
+            d = root / nb.stem
+            runs[nb.stem] = (d, pool.submit(run_notebook, nb, "quick", d / "figures",
+                                            d / "data", d / "out"))
+    yield runs
+    pool.shutdown(cancel_futures=True)
+
+
 @pytest.mark.parametrize("notebook", [nb for nb in NOTEBOOKS if nb.stem in EXPECTED],
                          ids=lambda p: p.stem)
-def test_notebook_runs_and_writes_outputs(notebook, tmp_path):
-    figs, data = tmp_path / "figures", tmp_path / "data"
-    run_notebook(notebook, "quick", figs, data, tmp_path / "out")
+def test_notebook_runs_and_writes_outputs(notebook, quick_runs):
+    folder, run = quick_runs[notebook.stem]
+    run.result()
+    figs, data = folder / "figures", folder / "data"
     for stem in EXPECTED[notebook.stem]["figures"]:
         for ext in ("png", "pdf"):
             assert (figs / f"{stem}.{ext}").stat().st_size > 1000
@@ -62,11 +82,10 @@ def test_notebook_runs_and_writes_outputs(notebook, tmp_path):
         assert meta["versions"]["aimclib"] and meta["config"]["notebook"] == notebook.stem
 
 
-def test_explorer_renders_headless(tmp_path):
+def test_explorer_renders_headless(quick_runs):
     """The interactive explorer (not part of `make figures`) runs under papermill and draws
     its view once with the parameter values."""
-    out = run_notebook(ROOT / "notebooks" / "05_explorer.ipynb", "quick", tmp_path / "figures",
-                       tmp_path / "data", tmp_path / "out")
+    out = quick_runs["05_explorer"][1].result()
     cells = json.loads(out.read_text())["cells"]
     images = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])
               if "image/png" in o.get("data", {})]
