@@ -487,14 +487,16 @@ def _balanced_tight(b: _Builder) -> None:
     lowest relative to their analog cost first), and all digital work (remainder plus
     converted) must fit the cores' room under ``L`` (water-filling). A tile whose block is
     computed digitally no slower than through the tile (a sparsely filled depthwise tile,
-    say) is not used at all."""
+    say), or a copy with no positions, is not used at all."""
     p, m, n_t = b.p, b.w.pixels, b.n_tiles
     mt = b.tile_px()  # each tile's output positions (m unless copies split them)
     owners = b.owners[:n_t]
     a_px = b.a_px
     alt_px = np.asarray(b.w.alt_px_s[:n_t], dtype=np.float64)
     ratio = alt_px / a_px
-    useless = ratio <= 1.0  # the tile is no faster than any core computing its block
+    # a tile no faster than any core computing its block is not used, nor is a copy left
+    # without positions (a row band narrower than the layer's copies, aimclib.pipelining)
+    useless = (ratio <= 1.0) | (mt == 0)
     # per core, its tiles by increasing ratio, padded into (cores, width) arrays
     width = int(np.bincount(owners, minlength=p).max())
     cap = np.zeros((p, width))

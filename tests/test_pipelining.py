@@ -529,3 +529,17 @@ def test_pipelined_and_image_flow_with_copies(preset, balancer):
         np.testing.assert_allclose(piped.layers["tile_mvm_energy_j"],
                                    barrier.layers["tile_mvm_energy_j"], rtol=1e-12)
     assert piped.throughput.inferences_per_s * piped.throughput.latency_s == pytest.approx(2)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("balancer", ["static-balanced", "static-even"])
+def test_bands_narrower_than_the_copies(balancer):
+    """A row band of a 7x7 layer has 7 positions but the layer up to 16 copies: the copies
+    left without positions in a band take no work (no 0/0 in static-balanced's split), and
+    every layer still runs the barrier schedule's MVMs."""
+    kw = dict(cores=16, tiles=3000, allocation="layer-order", replicate="reuse>=1",
+              balancer=balancer)
+    barrier = simulate("resnet18", "alpine-tight", **kw)
+    assert barrier.layers["copies"].max() > 7
+    piped = simulate("resnet18", "alpine-tight", schedule="pipelined", **kw)
+    assert piped.layers["mvms"].tolist() == barrier.layers["mvms"].tolist()
